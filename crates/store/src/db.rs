@@ -1,0 +1,302 @@
+//! `Db`: reads on a pool, writes in transactions. On SQLite every write goes to one writer task
+//! that owns the only writing connection: it runs each caller's closure in its own savepoint,
+//! commits the whole batch that gathered while the previous commit was flushing, and answers the
+//! callers only after that commit is durable (synchronous=FULL). One fsync thus serves many
+//! requests, and a closure that fails rolls back its savepoint alone. On PostgreSQL a write is a
+//! plain pool transaction: the server group-commits concurrent transactions itself.
+
+use std::fs::File;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Acquire, AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Error;
+
+pub type Conn = AnyConnection;
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// `sqlite://path` or `postgres://…`.
+    pub url: String,
+    /// Take the writer lock and start the writer (SQLite). A read-only open (backup) skips it.
+    pub writable: bool,
+    /// Apply pending migrations on open.
+    pub migrate: bool,
+    pub max_connections: u32,
+}
+
+impl OpenOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), writable: true, migrate: true, max_connections: 8 }
+    }
+
+    /// The URL of the embedded database inside a data directory.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        Self::new(format!("sqlite://{}", data_dir.join("kefu.db").display()))
+    }
+}
+
+type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Completion> + Send>;
+/// What a job leaves behind: whether its savepoint may be released, and how to answer its caller
+/// once the batch's fate (committed, or the commit's error) is known.
+type Completion = (bool, Box<dyn FnOnce(Option<Arc<Error>>) + Send>);
+
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    read: AnyPool,
+    /// PostgreSQL: the pool writes go through. SQLite: None (the writer task owns its connection).
+    write_pool: Option<AnyPool>,
+    writer: Option<mpsc::UnboundedSender<Job>>,
+    _lock: Option<File>,
+    sqlite_path: Option<PathBuf>,
+}
+
+static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    pub async fn open(opts: &OpenOptions) -> Result<Self, Error> {
+        sqlx::any::install_default_drivers();
+        if opts.url.starts_with("postgres:") || opts.url.starts_with("postgresql:") {
+            Self::open_postgres(opts).await
+        } else {
+            Self::open_sqlite(opts).await
+        }
+    }
+
+    async fn open_postgres(opts: &OpenOptions) -> Result<Self, Error> {
+        let pool = AnyPoolOptions::new()
+            .max_connections(opts.max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&opts.url)
+            .await?;
+        if opts.migrate {
+            MIGRATOR_POSTGRES.run(&pool).await?;
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                backend: Backend::Postgres,
+                read: pool.clone(),
+                write_pool: Some(pool),
+                writer: None,
+                _lock: None,
+                sqlite_path: None,
+            }),
+        })
+    }
+
+    async fn open_sqlite(opts: &OpenOptions) -> Result<Self, Error> {
+        let path = PathBuf::from(opts.url.trim_start_matches("sqlite://").trim_start_matches("sqlite:"));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut lock = None;
+        let mut writer = None;
+        if opts.writable {
+            let lock_path = path.with_extension("db.lock");
+            let file = File::options().create(true).truncate(false).write(true).open(&lock_path)?;
+            if file.try_lock().is_err() {
+                return Err(Error::Locked(lock_path.display().to_string()));
+            }
+            lock = Some(file);
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let mut conn: AnyConnection = AnyConnectOptions::from_url(&url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?)?
+                .connect()
+                .await?;
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON"] {
+                conn.execute(pragma).await?;
+            }
+            if opts.migrate {
+                MIGRATOR_SQLITE.run(&mut conn).await?;
+            }
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(writer_task(conn, rx));
+            writer = Some(tx);
+        }
+        let read = AnyPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in ["PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON", "PRAGMA query_only=1"] {
+                        conn.execute(pragma).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&format!("sqlite://{}?mode=ro", path.display()))
+            .await?;
+        Ok(Self {
+            inner: Arc::new(Inner { backend: Backend::Sqlite, read, write_pool: None, writer, _lock: lock, sqlite_path: Some(path) }),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The SQLite file, for backups.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        self.inner.sqlite_path.as_deref()
+    }
+
+    /// Runs `f` on a read-only connection.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send,
+        E: From<Error>,
+    {
+        let mut conn = self.inner.read.acquire().await.map_err(|e| E::from(e.into()))?;
+        f(&mut conn).await
+    }
+
+    /// Runs `f` in a transaction and returns once its effect is durable. An `Err` from `f` rolls
+    /// back everything `f` did and nothing else.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        if let Some(pool) = &self.inner.write_pool {
+            let mut tx = pool.begin().await.map_err(|e| E::from(e.into()))?;
+            let out = f(&mut tx).await;
+            if out.is_ok() {
+                tx.commit().await.map_err(|e| E::from(e.into()))?;
+            } else {
+                tx.rollback().await.map_err(|e| E::from(e.into()))?;
+            }
+            return out;
+        }
+        let writer = self.inner.writer.as_ref().ok_or_else(|| E::from(Error::WriterGone))?;
+        let (answer, reply) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn| {
+            Box::pin(async move {
+                let out = AssertUnwindSafe(f(conn)).catch_unwind().await;
+                let out = out.unwrap_or_else(|_| Err(E::from(Error::Corrupt("a write panicked".into()))));
+                let ok = out.is_ok();
+                let done: Box<dyn FnOnce(Option<Arc<Error>>) + Send> = Box::new(move |commit_error| {
+                    let result = match (out, commit_error) {
+                        (Ok(_), Some(e)) => Err(E::from(clone_error(&e))),
+                        (out, _) => out,
+                    };
+                    let _ = answer.send(result);
+                });
+                (ok, done)
+            })
+        });
+        writer.send(job).map_err(|_| E::from(Error::WriterGone))?;
+        reply.await.map_err(|_| E::from(Error::WriterGone))?
+    }
+
+    /// Closes the pools; on SQLite the writer finishes its queue first.
+    pub async fn close(self) {
+        self.inner.read.close().await;
+        if let Some(p) = &self.inner.write_pool {
+            p.close().await;
+        }
+    }
+}
+
+/// The largest batch one commit carries; beyond it, latency of the first caller would suffer.
+const MAX_BATCH: usize = 512;
+
+async fn writer_task(mut conn: AnyConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        match rx.recv().await {
+            Some(job) => batch.push(job),
+            None => return,
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let size = batch.len();
+        let mut done = Vec::with_capacity(size);
+        let result = run_batch(&mut conn, &mut batch, &mut done).await;
+        let error = result.err().map(Arc::new);
+        if error.is_some() {
+            tracing::error!(error = ?error, "group commit failed; every write in the batch is refused");
+        }
+        for finish in done {
+            finish(error.clone());
+        }
+        metrics::histogram!("kefu_group_commit_batch_size").record(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
+    }
+}
+
+async fn run_batch(
+    conn: &mut AnyConnection,
+    batch: &mut Vec<Job>,
+    done: &mut Vec<Box<dyn FnOnce(Option<Arc<Error>>) + Send>>,
+) -> Result<(), Error> {
+    let mut tx = Connection::begin(conn).await?;
+    for job in batch.drain(..) {
+        let mut sp = Acquire::begin(&mut tx).await?;
+        let (ok, finish) = job(&mut sp).await;
+        done.push(finish);
+        if ok {
+            sp.commit().await?;
+        } else {
+            sp.rollback().await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::NotFound => Error::NotFound,
+        Error::VersionConflict => Error::VersionConflict,
+        Error::Duplicate(s) => Error::Duplicate(s.clone()),
+        Error::WriterGone => Error::WriterGone,
+        other => Error::Corrupt(format!("commit failed: {other}")),
+    }
+}
+
+/// A digest of the migrations this binary carries, so that test templates are rebuilt when the
+/// schema changes.
+pub fn schema_fingerprint() -> String {
+    let mut parts = Vec::new();
+    for m in MIGRATOR_POSTGRES.iter().chain(MIGRATOR_SQLITE.iter()) {
+        parts.push(format!("{}:{}", m.version, m.checksum.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+    }
+    let joined = parts.join(",");
+    // FNV-1a: short and stable; this names a template database, it guards nothing.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in joined.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The newest migration version of this binary.
+pub fn latest_migration() -> i64 {
+    MIGRATOR_SQLITE.iter().map(|m| m.version).max().unwrap_or(0)
+}

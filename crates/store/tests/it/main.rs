@@ -1,0 +1,4 @@
+//! Store integration tests: each runs on SQLite and PostgreSQL (testkit::each_backend).
+
+mod customers;
+mod db;
