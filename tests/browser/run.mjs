@@ -240,7 +240,7 @@ async function main() {
     baseUrl = await startKefu(await freePort());
   } catch (e) {
     log(`browser: ERROR: ${e.message}`);
-    if (kefuLog.trim()) log(`browser: kefu output (last lines):\n${kefuTail()}`);
+    log(kefuLog.trim() ? `browser: kefu output (last lines):\n${kefuTail()}` : 'browser: kefu printed nothing');
     log(`browser: none of the ${flows.length} flow(s) could run`);
     return finish(0, flows.length);
   }

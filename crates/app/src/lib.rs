@@ -1,1 +1,60 @@
-//! app
+//! Use cases, one module per business area. Each public function takes the `App` (database,
+//! reference data, settings) and a `Ctx` (who is acting, what they may do and see, the clock,
+//! the request id, the language); it checks permissions, applies the rules, writes the change
+//! and its audit row in one transaction, and returns domain values or views. Nothing here knows
+//! about HTTP: `Error::code()` is the stable name the web layer maps to a status.
+
+pub mod admin;
+pub mod auth;
+mod ctx;
+mod error;
+pub mod ledger;
+mod once;
+pub mod secret;
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use domain::address::Regions;
+use store::Db;
+
+pub use ctx::{Actor, Clock, Ctx, FixedClock, SystemClock};
+pub use error::{Error, Result};
+pub use once::Created;
+pub use store::idempotency::IdemKey;
+
+/// Settings that shape behaviour but are not data.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The organisation's time zone: business days, numbering and reminders follow it.
+    pub tz: Tz,
+    /// Idle time after which a browser session ends.
+    pub session_idle_ms: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            tz: domain::time::DEFAULT_TZ,
+            session_idle_ms: 12 * 3600 * 1000,
+        }
+    }
+}
+
+/// What every use case needs besides its `Ctx`.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub regions: Arc<Regions>,
+    pub settings: Arc<Settings>,
+}
+
+impl App {
+    pub fn new(db: Db, regions: Arc<Regions>, settings: Settings) -> Self {
+        Self {
+            db,
+            regions,
+            settings: Arc::new(settings),
+        }
+    }
+}

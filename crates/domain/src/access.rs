@@ -74,7 +74,10 @@ string_enum!(
 impl Role {
     /// Outside parties see only their own slice of the data and cannot hold staff roles.
     pub fn is_outside_party(self) -> bool {
-        matches!(self, Role::Engineer | Role::OutletAdmin | Role::DealerUser | Role::BrandUser)
+        matches!(
+            self,
+            Role::Engineer | Role::OutletAdmin | Role::DealerUser | Role::BrandUser
+        )
     }
 
     /// What the role grants. Phone numbers: roles that call customers every day see them
@@ -84,15 +87,54 @@ impl Role {
         use Permission as P;
         match self {
             Role::Admin => P::ALL,
-            Role::Manager => &[P::CustomerRead, P::CustomerWrite, P::CustomerMerge, P::DeviceWrite, P::NoteWrite, P::PhoneReveal, P::UserRead, P::AuditRead],
-            Role::Agent => &[P::CustomerRead, P::CustomerWrite, P::DeviceWrite, P::NoteWrite, P::PhoneView],
-            Role::Dispatcher | Role::FollowupSpecialist => &[P::CustomerRead, P::NoteWrite, P::PhoneView],
-            Role::CitySupervisor => &[P::CustomerRead, P::CustomerWrite, P::CustomerMerge, P::DeviceWrite, P::NoteWrite, P::PhoneView],
-            Role::DepartmentHandler | Role::QualityChecker => &[P::CustomerRead, P::NoteWrite, P::PhoneReveal],
-            Role::AccountOwner => &[P::CustomerRead, P::CustomerWrite, P::NoteWrite, P::PhoneView],
+            Role::Manager => &[
+                P::CustomerRead,
+                P::CustomerWrite,
+                P::CustomerMerge,
+                P::DeviceWrite,
+                P::NoteWrite,
+                P::PhoneReveal,
+                P::UserRead,
+                P::AuditRead,
+            ],
+            Role::Agent => &[
+                P::CustomerRead,
+                P::CustomerWrite,
+                P::DeviceWrite,
+                P::NoteWrite,
+                P::PhoneView,
+            ],
+            Role::Dispatcher | Role::FollowupSpecialist => {
+                &[P::CustomerRead, P::NoteWrite, P::PhoneView]
+            }
+            Role::CitySupervisor => &[
+                P::CustomerRead,
+                P::CustomerWrite,
+                P::CustomerMerge,
+                P::DeviceWrite,
+                P::NoteWrite,
+                P::PhoneView,
+            ],
+            Role::DepartmentHandler | Role::QualityChecker => {
+                &[P::CustomerRead, P::NoteWrite, P::PhoneReveal]
+            }
+            Role::AccountOwner => &[
+                P::CustomerRead,
+                P::CustomerWrite,
+                P::NoteWrite,
+                P::PhoneView,
+            ],
             Role::RemoteSupport => &[P::CustomerRead, P::DeviceWrite, P::NoteWrite, P::PhoneView],
-            Role::PartsWarehouse | Role::SettlementFinance | Role::Engineer | Role::OutletAdmin => &[P::CustomerRead],
-            Role::DealerUser => &[P::CustomerRead, P::CustomerWrite, P::DeviceWrite, P::NoteWrite, P::PhoneView],
+            Role::PartsWarehouse | Role::SettlementFinance | Role::Engineer | Role::OutletAdmin => {
+                &[P::CustomerRead]
+            }
+            Role::DealerUser => &[
+                P::CustomerRead,
+                P::CustomerWrite,
+                P::DeviceWrite,
+                P::NoteWrite,
+                P::PhoneView,
+            ],
             Role::BrandUser => &[P::CustomerRead, P::DeviceWrite],
         }
     }
@@ -104,7 +146,12 @@ pub struct Permissions(BTreeSet<Permission>);
 
 impl Permissions {
     pub fn of_roles(roles: &[Role]) -> Self {
-        Self(roles.iter().flat_map(|r| r.permissions().iter().copied()).collect())
+        Self(
+            roles
+                .iter()
+                .flat_map(|r| r.permissions().iter().copied())
+                .collect(),
+        )
     }
     pub fn has(&self, p: Permission) -> bool {
         self.0.contains(&p)
@@ -169,15 +216,29 @@ pub struct AccountLinks {
 
 /// Checks a role set and derives the account's scope from it.
 pub fn scope_for(roles: &[Role], links: AccountLinks) -> Result<Scope, RoleSetError> {
-    let Some(&first) = roles.first() else { return Err(RoleSetError::Empty) };
+    let Some(&first) = roles.first() else {
+        return Err(RoleSetError::Empty);
+    };
     if roles.iter().any(|r| r.is_outside_party()) && roles.iter().any(|r| *r != first) {
         return Err(RoleSetError::Mixed);
     }
     match first {
-        Role::BrandUser => links.brand.map(|b| Scope::Brands(BTreeSet::from([b]))).ok_or(RoleSetError::BrandMissing),
-        Role::DealerUser => links.dealer.map(Scope::Dealer).ok_or(RoleSetError::DealerMissing),
-        Role::OutletAdmin => links.outlet.map(Scope::Outlet).ok_or(RoleSetError::OutletMissing),
-        Role::Engineer => links.engineer.map(Scope::Engineer).ok_or(RoleSetError::EngineerMissing),
+        Role::BrandUser => links
+            .brand
+            .map(|b| Scope::Brands(BTreeSet::from([b])))
+            .ok_or(RoleSetError::BrandMissing),
+        Role::DealerUser => links
+            .dealer
+            .map(Scope::Dealer)
+            .ok_or(RoleSetError::DealerMissing),
+        Role::OutletAdmin => links
+            .outlet
+            .map(Scope::Outlet)
+            .ok_or(RoleSetError::OutletMissing),
+        Role::Engineer => links
+            .engineer
+            .map(Scope::Engineer)
+            .ok_or(RoleSetError::EngineerMissing),
         _ => Ok(Scope::All),
     }
 }
@@ -208,12 +269,30 @@ mod tests {
 
     #[test]
     fn scopes_follow_roles() {
-        let links = AccountLinks { brand: Some(BrandId(7)), ..AccountLinks::default() };
-        assert_eq!(scope_for(&[Role::Agent, Role::Dispatcher], links), Ok(Scope::All));
-        assert_eq!(scope_for(&[Role::BrandUser], links), Ok(Scope::Brands(BTreeSet::from([BrandId(7)]))));
-        assert_eq!(scope_for(&[Role::BrandUser, Role::Agent], links), Err(RoleSetError::Mixed));
-        assert_eq!(scope_for(&[Role::Agent, Role::BrandUser], links), Err(RoleSetError::Mixed));
-        assert_eq!(scope_for(&[Role::DealerUser], links), Err(RoleSetError::DealerMissing));
+        let links = AccountLinks {
+            brand: Some(BrandId(7)),
+            ..AccountLinks::default()
+        };
+        assert_eq!(
+            scope_for(&[Role::Agent, Role::Dispatcher], links),
+            Ok(Scope::All)
+        );
+        assert_eq!(
+            scope_for(&[Role::BrandUser], links),
+            Ok(Scope::Brands(BTreeSet::from([BrandId(7)])))
+        );
+        assert_eq!(
+            scope_for(&[Role::BrandUser, Role::Agent], links),
+            Err(RoleSetError::Mixed)
+        );
+        assert_eq!(
+            scope_for(&[Role::Agent, Role::BrandUser], links),
+            Err(RoleSetError::Mixed)
+        );
+        assert_eq!(
+            scope_for(&[Role::DealerUser], links),
+            Err(RoleSetError::DealerMissing)
+        );
         assert_eq!(scope_for(&[], links), Err(RoleSetError::Empty));
     }
 

@@ -78,7 +78,9 @@ pub struct Brand {
 
 /// Login names: 2–64 characters of letters, digits, '.', '_' or '-'.
 pub fn valid_login(s: &str) -> bool {
-    (2..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    (2..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Passwords: at least 8 characters, at most 256.

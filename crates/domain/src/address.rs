@@ -92,7 +92,12 @@ struct DivisionRow {
 impl Regions {
     /// Builds the registry from the four JSON arrays of the china-division package
     /// (provinces, cities, areas, streets), whose codes are 2, 4, 6 and 9 digits long.
-    pub fn from_china_division(provinces: &str, cities: &str, areas: &str, streets: &str) -> Result<Self, serde_json::Error> {
+    pub fn from_china_division(
+        provinces: &str,
+        cities: &str,
+        areas: &str,
+        streets: &str,
+    ) -> Result<Self, serde_json::Error> {
         let mut regions = Self::default();
         for (json, level) in [
             (provinces, RegionLevel::Province),
@@ -104,11 +109,21 @@ impl Regions {
             for row in rows {
                 let (code, parent) = match level {
                     RegionLevel::Province => (format!("{}0000", row.code), None),
-                    RegionLevel::City => (format!("{}00", row.code), Some(format!("{}0000", &row.code[..2]))),
-                    RegionLevel::District => (row.code.clone(), Some(format!("{}00", &row.code[..4]))),
+                    RegionLevel::City => (
+                        format!("{}00", row.code),
+                        Some(format!("{}0000", &row.code[..2])),
+                    ),
+                    RegionLevel::District => {
+                        (row.code.clone(), Some(format!("{}00", &row.code[..4])))
+                    }
                     RegionLevel::Street => (row.code.clone(), Some(row.code[..6].to_string())),
                 };
-                regions.insert(Region { code: RegionCode(code), name: row.name, level, parent: parent.map(RegionCode) });
+                regions.insert(Region {
+                    code: RegionCode(code),
+                    name: row.name,
+                    level,
+                    parent: parent.map(RegionCode),
+                });
             }
         }
         Ok(regions)
@@ -148,15 +163,25 @@ impl Regions {
         v
     }
 
-    fn expect(&self, code: &str, level: RegionLevel, parent: Option<&str>) -> Result<RegionCode, AddressError> {
-        let r = self.get(code).ok_or_else(|| AddressError::UnknownCode(code.chars().take(12).collect()))?;
+    fn expect(
+        &self,
+        code: &str,
+        level: RegionLevel,
+        parent: Option<&str>,
+    ) -> Result<RegionCode, AddressError> {
+        let r = self
+            .get(code)
+            .ok_or_else(|| AddressError::UnknownCode(code.chars().take(12).collect()))?;
         if r.level != level {
             return Err(AddressError::WrongLevel(code.to_string()));
         }
         if let Some(p) = parent
             && r.parent.as_ref().is_none_or(|rp| rp.0 != p)
         {
-            return Err(AddressError::NotInParent { child: code.to_string(), parent: p.to_string() });
+            return Err(AddressError::NotInParent {
+                child: code.to_string(),
+                parent: p.to_string(),
+            });
         }
         Ok(r.code.clone())
     }
@@ -173,21 +198,46 @@ impl Regions {
     ) -> Result<Address, AddressError> {
         let province = self.expect(province, RegionLevel::Province, None)?;
         let city = self.expect(city, RegionLevel::City, Some(&province.0))?;
-        let district = district.filter(|s| !s.is_empty()).map(|d| self.expect(d, RegionLevel::District, Some(&city.0))).transpose()?;
+        let district = district
+            .filter(|s| !s.is_empty())
+            .map(|d| self.expect(d, RegionLevel::District, Some(&city.0)))
+            .transpose()?;
         let street = match (street.filter(|s| !s.is_empty()), &district) {
             (None, _) => None,
             (Some(s), Some(d)) => Some(self.expect(s, RegionLevel::Street, Some(&d.0))?),
-            (Some(s), None) => return Err(AddressError::NotInParent { child: s.to_string(), parent: city.0.clone() }),
+            (Some(s), None) => {
+                return Err(AddressError::NotInParent {
+                    child: s.to_string(),
+                    parent: city.0.clone(),
+                });
+            }
         };
         let detail = crate::text::required(detail, 200).map_err(|_| AddressError::Detail)?;
-        let geo = geo.map(|(lng, lat)| GeoPoint::new(lng, lat).ok_or(AddressError::Geo)).transpose()?;
-        Ok(Address { province, city, district, street, detail, geo })
+        let geo = geo
+            .map(|(lng, lat)| GeoPoint::new(lng, lat).ok_or(AddressError::Geo))
+            .transpose()?;
+        Ok(Address {
+            province,
+            city,
+            district,
+            street,
+            detail,
+            geo,
+        })
     }
 
     /// "浙江省杭州市西湖区 文三路 90 号" — the address as people write it.
     pub fn format(&self, a: &Address) -> String {
         let mut s = String::new();
-        for code in [Some(&a.province), Some(&a.city), a.district.as_ref(), a.street.as_ref()].into_iter().flatten() {
+        for code in [
+            Some(&a.province),
+            Some(&a.city),
+            a.district.as_ref(),
+            a.street.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let name = self.name(code);
             // Municipalities repeat themselves as 北京市 › 市辖区; the second adds nothing.
             if name != "市辖区" && !s.ends_with(name) {
@@ -217,20 +267,56 @@ pub(crate) mod tests {
     #[test]
     fn a_valid_chain_parses_and_formats() {
         let r = sample();
-        let a = r.address("330000", "330100", Some("330106"), Some("330106004"), "曙光路 1 号", Some((120.13, 30.27))).unwrap();
+        let a = r
+            .address(
+                "330000",
+                "330100",
+                Some("330106"),
+                Some("330106004"),
+                "曙光路 1 号",
+                Some((120.13, 30.27)),
+            )
+            .unwrap();
         assert_eq!(r.format(&a), "浙江省杭州市西湖区北山街道 曙光路 1 号");
-        let b = r.address("110000", "110100", Some("110101"), None, "王府井大街 1 号", None).unwrap();
+        let b = r
+            .address(
+                "110000",
+                "110100",
+                Some("110101"),
+                None,
+                "王府井大街 1 号",
+                None,
+            )
+            .unwrap();
         assert_eq!(r.format(&b), "北京市东城区 王府井大街 1 号");
     }
 
     #[test]
     fn broken_chains_are_refused() {
         let r = sample();
-        assert_eq!(r.address("999999", "330100", None, None, "x", None), Err(AddressError::UnknownCode("999999".into())));
-        assert!(matches!(r.address("110000", "330100", None, None, "x", None), Err(AddressError::NotInParent { .. })));
-        assert!(matches!(r.address("330000", "330106", None, None, "x", None), Err(AddressError::WrongLevel(_))));
-        assert_eq!(r.address("330000", "330100", None, None, " ", None), Err(AddressError::Detail));
-        assert_eq!(r.address("330000", "330100", None, None, "x", Some((0.0, 0.0))), Err(AddressError::Geo));
-        assert!(r.address("330000", "330100", None, Some("330106004"), "x", None).is_err());
+        assert_eq!(
+            r.address("999999", "330100", None, None, "x", None),
+            Err(AddressError::UnknownCode("999999".into()))
+        );
+        assert!(matches!(
+            r.address("110000", "330100", None, None, "x", None),
+            Err(AddressError::NotInParent { .. })
+        ));
+        assert!(matches!(
+            r.address("330000", "330106", None, None, "x", None),
+            Err(AddressError::WrongLevel(_))
+        ));
+        assert_eq!(
+            r.address("330000", "330100", None, None, " ", None),
+            Err(AddressError::Detail)
+        );
+        assert_eq!(
+            r.address("330000", "330100", None, None, "x", Some((0.0, 0.0))),
+            Err(AddressError::Geo)
+        );
+        assert!(
+            r.address("330000", "330100", None, Some("330106004"), "x", None)
+                .is_err()
+        );
     }
 }

@@ -18,7 +18,10 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(s.as_bytes()).ok()?;
         let text = String::from_utf8(bytes).ok()?;
         let (id, key) = text.split_once('\u{1f}')?;
-        Some(Self { key: key.to_string(), id: id.parse().ok()? })
+        Some(Self {
+            key: key.to_string(),
+            id: id.parse().ok()?,
+        })
     }
 }
 
@@ -33,7 +36,10 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_garbage() {
-        let c = Cursor { key: "张三\u{1f}x".into(), id: 42 };
+        let c = Cursor {
+            key: "张三\u{1f}x".into(),
+            id: 42,
+        };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("!!"), None);
         assert_eq!(Cursor::decode("Zm9v"), None);

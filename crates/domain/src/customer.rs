@@ -4,7 +4,10 @@
 use serde::Serialize;
 
 use crate::access::string_enum;
-use crate::{Address, AddressId, BrandId, ContactId, CustomerId, Date, DeviceId, NoteCategoryId, Phone, Timestamp, TimelineId, UserId};
+use crate::{
+    Address, AddressId, BrandId, ContactId, CustomerId, Date, DeviceId, NoteCategoryId, Phone,
+    TimelineId, Timestamp, UserId,
+};
 
 string_enum!(
     CustomerKind {
@@ -120,7 +123,11 @@ pub struct NoteCategory {
 
 impl NoteCategory {
     pub fn name(&self, locale: &str) -> &str {
-        if locale.starts_with("en") { &self.name_en } else { &self.name_zh }
+        if locale.starts_with("en") {
+            &self.name_en
+        } else {
+            &self.name_zh
+        }
     }
 }
 
@@ -161,8 +168,14 @@ mod tests {
             version: 1,
             created_at: Timestamp(0),
         };
-        assert_eq!(d.in_warranty_on(Date::parse("2026-11-23").unwrap()), Some(true));
-        assert_eq!(d.in_warranty_on(Date::parse("2026-11-24").unwrap()), Some(false));
+        assert_eq!(
+            d.in_warranty_on(Date::parse("2026-11-23").unwrap()),
+            Some(true)
+        );
+        assert_eq!(
+            d.in_warranty_on(Date::parse("2026-11-24").unwrap()),
+            Some(false)
+        );
         d.warranty_end = None;
         assert_eq!(d.in_warranty_on(Date::parse("2026-11-24").unwrap()), None);
     }
@@ -212,5 +225,8 @@ pub struct DeviceDraft {
 
 /// The key names are searched by: lower case, spaces removed, so "Zhang San" finds "zhangsan".
 pub fn name_key(name: &str) -> String {
-    name.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
 }

@@ -17,6 +17,17 @@ macro_rules! ids {
 }
 
 ids!(
-    CustomerId, ContactId, AddressId, DeviceId, TimelineId, NoteCategoryId, UserId, OrgUnitId,
-    BrandId, OutletId, EngineerId, ApiTokenId, AuditId,
+    CustomerId,
+    ContactId,
+    AddressId,
+    DeviceId,
+    TimelineId,
+    NoteCategoryId,
+    UserId,
+    OrgUnitId,
+    BrandId,
+    OutletId,
+    EngineerId,
+    ApiTokenId,
+    AuditId,
 );

@@ -7,8 +7,8 @@
 pub mod access;
 pub mod account;
 pub mod address;
-pub mod customer;
 pub mod cursor;
+pub mod customer;
 pub mod ids;
 pub mod money;
 pub mod phone;

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Money(pub i64);
 
@@ -18,11 +20,19 @@ impl Money {
         let s = s.trim();
         let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-        if int.is_empty() || frac.len() > 2 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if int.is_empty()
+            || frac.len() > 2
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let yuan: i64 = int.parse().ok()?;
-        let mut fen: i64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+        let mut fen: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().ok()?
+        };
         if frac.len() == 1 {
             fen *= 10;
         }
@@ -50,7 +60,13 @@ mod tests {
 
     #[test]
     fn parses_yuan() {
-        for (s, fen) in [("12", 1200), ("12.5", 1250), ("12.05", 1205), ("-3.05", -305), ("0.01", 1)] {
+        for (s, fen) in [
+            ("12", 1200),
+            ("12.5", 1250),
+            ("12.05", 1205),
+            ("-3.05", -305),
+            ("0.01", 1),
+        ] {
             assert_eq!(Money::parse_yuan(s), Some(Money(fen)), "{s}");
         }
         for s in ["", ".5", "1.234", "1,00", "abc", "1e3", "--1"] {

@@ -103,7 +103,9 @@ impl Serialize for Phone {
 /// Whether a search term looks like (part of) a phone number rather than a name.
 pub fn looks_like_phone_fragment(q: &str) -> bool {
     let digits = q.chars().filter(char::is_ascii_digit).count();
-    digits >= 4 && q.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+'))
+    digits >= 4
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+'))
 }
 
 #[cfg(test)]
@@ -133,7 +135,16 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_phone() {
-        for input in ["", "12345", "23812345678", "1381234567", "138123456789", "<script>", "1' OR 1=1", "0012345678"] {
+        for input in [
+            "",
+            "12345",
+            "23812345678",
+            "1381234567",
+            "138123456789",
+            "<script>",
+            "1' OR 1=1",
+            "0012345678",
+        ] {
             assert!(Phone::parse(input).is_err(), "{input}");
         }
     }
@@ -141,8 +152,14 @@ mod tests {
     #[test]
     fn masks_keep_prefix_and_last_four() {
         assert_eq!(Phone::parse("13812341234").unwrap().masked(), "138****1234");
-        assert_eq!(Phone::parse("021-62345678").unwrap().masked(), "021****5678");
-        assert_eq!(Phone::parse("0571-88881234").unwrap().masked(), "0571****1234");
+        assert_eq!(
+            Phone::parse("021-62345678").unwrap().masked(),
+            "021****5678"
+        );
+        assert_eq!(
+            Phone::parse("0571-88881234").unwrap().masked(),
+            "0571****1234"
+        );
         assert_eq!(Phone::parse("4008208820").unwrap().masked(), "400****8820");
     }
 }

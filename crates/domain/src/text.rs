@@ -31,7 +31,9 @@ fn bounded(t: &str, max: usize) -> Result<String, TextError> {
     if t.chars().count() > max {
         return Err(TextError::TooLong(max));
     }
-    if t.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if t.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(TextError::Control);
     }
     Ok(t.to_string())
@@ -49,6 +51,9 @@ mod tests {
         assert_eq!(required("a\u{0}b", 9), Err(TextError::Control));
         assert_eq!(optional(Some(" "), 5), Ok(None));
         assert_eq!(optional(Some("<script>"), 20), Ok(Some("<script>".into())));
-        assert_eq!(required(&"字".repeat(100_000), 200), Err(TextError::TooLong(200)));
+        assert_eq!(
+            required(&"字".repeat(100_000), 200),
+            Err(TextError::TooLong(200))
+        );
     }
 }

@@ -17,22 +17,31 @@ impl Timestamp {
         self.0
     }
     pub fn to_utc(self) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(self.0).single().unwrap_or_default()
+        Utc.timestamp_millis_opt(self.0)
+            .single()
+            .unwrap_or_default()
     }
     /// RFC 3339 with the offset of `tz`, the wire format for instants.
     pub fn rfc3339_in(self, tz: Tz) -> String {
-        self.to_utc().with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+        self.to_utc()
+            .with_timezone(&tz)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
     }
     /// `YYYY-MM-DD HH:MM` in `tz`, for pages.
     pub fn display_in(self, tz: Tz) -> String {
-        self.to_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+        self.to_utc()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
     }
     /// The civil date of this instant in `tz` (the business day).
     pub fn date_in(self, tz: Tz) -> Date {
         Date(self.to_utc().with_timezone(&tz).date_naive())
     }
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
-        DateTime::parse_from_rfc3339(s).ok().map(|d| Self(d.timestamp_millis()))
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| Self(d.timestamp_millis()))
     }
     #[must_use]
     pub fn plus_millis(self, ms: i64) -> Self {
@@ -42,14 +51,19 @@ impl Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        s.serialize_str(
+            &self
+                .to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )
     }
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse_rfc3339(&s).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 instant with offset"))
+        Self::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 instant with offset"))
     }
 }
 
@@ -71,7 +85,11 @@ impl Date {
     /// The date `months` calendar months later, clamped to the month's last day.
     #[must_use]
     pub fn plus_months(self, months: u32) -> Self {
-        Self(self.0.checked_add_months(chrono::Months::new(months)).unwrap_or(self.0))
+        Self(
+            self.0
+                .checked_add_months(chrono::Months::new(months))
+                .unwrap_or(self.0),
+        )
     }
 }
 
@@ -115,6 +133,12 @@ mod tests {
         assert!(Date::parse("2026-02-29").is_none());
         assert!(Date::parse("2026-2-1").is_none());
         assert!(Date::parse("2026-02-28").is_some());
-        assert_eq!(Date::parse("2025-01-31").unwrap().plus_months(1).to_string(), "2025-02-28");
+        assert_eq!(
+            Date::parse("2025-01-31")
+                .unwrap()
+                .plus_months(1)
+                .to_string(),
+            "2025-02-28"
+        );
     }
 }

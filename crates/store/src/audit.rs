@@ -92,5 +92,8 @@ pub async fn list(c: &mut Conn, q: &AuditQuery) -> Result<Page<AuditRow>, Error>
             &format!(" ORDER BY a.id DESC LIMIT {lim}"),
         )
         .await?;
-    Ok(crate::customers::page(rows, limit, |r: &AuditRow| Cursor { key: String::new(), id: r.id }))
+    Ok(crate::customers::page(rows, limit, |r: &AuditRow| Cursor {
+        key: String::new(),
+        id: r.id,
+    }))
 }

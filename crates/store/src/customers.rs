@@ -1,7 +1,13 @@
 //! Customers, their phones, contacts, addresses and brand links; duplicate detection and merge.
 
-use domain::customer::{AddressDraft, ContactDraft, Contact, Customer, CustomerAddress, CustomerDraft, CustomerKind, CustomerStatus, name_key};
-use domain::{Address, AddressId, BrandId, ContactId, Cursor, CustomerId, GeoPoint, Phone, RegionCode, Scope, Timestamp, UserId};
+use domain::customer::{
+    AddressDraft, Contact, ContactDraft, Customer, CustomerAddress, CustomerDraft, CustomerKind,
+    CustomerStatus, name_key,
+};
+use domain::{
+    Address, AddressId, BrandId, ContactId, Cursor, CustomerId, GeoPoint, Phone, RegionCode, Scope,
+    Timestamp, UserId,
+};
 use sqlx::FromRow;
 
 use crate::error::corrupt;
@@ -37,7 +43,12 @@ impl TryFrom<CustomerRow> for Customer {
             id: CustomerId(r.id),
             kind: CustomerKind::parse(&r.kind).ok_or_else(|| corrupt("customer kind", &r.kind))?,
             name: r.name,
-            phone: r.phone.as_deref().map(Phone::parse).transpose().map_err(|_| corrupt("phone", r.phone.as_deref().unwrap_or("")))?,
+            phone: r
+                .phone
+                .as_deref()
+                .map(Phone::parse)
+                .transpose()
+                .map_err(|_| corrupt("phone", r.phone.as_deref().unwrap_or("")))?,
             email: r.email,
             dealer_id: r.dealer_id.map(CustomerId),
             owner_user_id: r.owner_user_id.map(UserId),
@@ -45,7 +56,8 @@ impl TryFrom<CustomerRow> for Customer {
             city: r.city_code,
             district: r.district_code,
             remark: r.remark,
-            status: CustomerStatus::parse(&r.status).ok_or_else(|| corrupt("customer status", &r.status))?,
+            status: CustomerStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("customer status", &r.status))?,
             merged_into: r.merged_into_id.map(CustomerId),
             version: r.version,
             created_at: Timestamp(r.created_at),
@@ -60,7 +72,11 @@ pub(crate) fn scope_filter(f: &mut Filter, scope: &Scope) {
         Scope::All => {}
         Scope::Brands(brands) => {
             let ids: Vec<String> = brands.iter().map(|b| f.bind(b.0)).collect();
-            let list = if ids.is_empty() { "NULL".to_string() } else { ids.join(", ") };
+            let list = if ids.is_empty() {
+                "NULL".to_string()
+            } else {
+                ids.join(", ")
+            };
             f.and_raw(format!("EXISTS (SELECT 1 FROM customer_brand_links l WHERE l.customer_id = c.id AND l.brand_id IN ({list}))"));
         }
         Scope::Dealer(dealer) => {
@@ -79,7 +95,12 @@ pub(crate) fn scope_filter(f: &mut Filter, scope: &Scope) {
     }
 }
 
-pub async fn insert(c: &mut Conn, d: &CustomerDraft, by: Option<UserId>, at: Timestamp) -> Result<CustomerId, Error> {
+pub async fn insert(
+    c: &mut Conn,
+    d: &CustomerDraft,
+    by: Option<UserId>,
+    at: Timestamp,
+) -> Result<CustomerId, Error> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO customers (kind, name, name_key, phone, email, dealer_id, owner_user_id, remark, status, created_by, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, 1, $10, $10) RETURNING id",
@@ -102,7 +123,12 @@ pub async fn insert(c: &mut Conn, d: &CustomerDraft, by: Option<UserId>, at: Tim
     Ok(CustomerId(id))
 }
 
-async fn add_phone(c: &mut Conn, customer: CustomerId, contact: Option<ContactId>, phone: &Phone) -> Result<(), Error> {
+async fn add_phone(
+    c: &mut Conn,
+    customer: CustomerId,
+    contact: Option<ContactId>,
+    phone: &Phone,
+) -> Result<(), Error> {
     sqlx::query("INSERT INTO customer_phones (phone, customer_id, contact_id) VALUES ($1, $2, $3)")
         .bind(phone.as_str())
         .bind(customer.0)
@@ -112,10 +138,24 @@ async fn add_phone(c: &mut Conn, customer: CustomerId, contact: Option<ContactId
     Ok(())
 }
 
-async fn remove_phone(c: &mut Conn, customer: CustomerId, contact: Option<ContactId>) -> Result<(), Error> {
+async fn remove_phone(
+    c: &mut Conn,
+    customer: CustomerId,
+    contact: Option<ContactId>,
+) -> Result<(), Error> {
     match contact {
-        None => sqlx::query("DELETE FROM customer_phones WHERE customer_id = $1 AND contact_id IS NULL").bind(customer.0).execute(&mut *c).await?,
-        Some(ct) => sqlx::query("DELETE FROM customer_phones WHERE contact_id = $1").bind(ct.0).execute(&mut *c).await?,
+        None => {
+            sqlx::query("DELETE FROM customer_phones WHERE customer_id = $1 AND contact_id IS NULL")
+                .bind(customer.0)
+                .execute(&mut *c)
+                .await?
+        }
+        Some(ct) => {
+            sqlx::query("DELETE FROM customer_phones WHERE contact_id = $1")
+                .bind(ct.0)
+                .execute(&mut *c)
+                .await?
+        }
     };
     Ok(())
 }
@@ -150,7 +190,10 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &CustomerQuery) -> Result<Page
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         if domain::phone::looks_like_phone_fragment(text) {
             let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-            let digits = digits.strip_prefix("86").filter(|d| d.len() == 11).map_or(digits.clone(), str::to_string);
+            let digits = digits
+                .strip_prefix("86")
+                .filter(|d| d.len() == 11)
+                .map_or(digits.clone(), str::to_string);
             let lo = f.bind(digits.clone());
             let hi = f.bind(format!("{digits}\u{7f}"));
             f.and_raw(format!("c.id IN (SELECT p.customer_id FROM customer_phones p WHERE p.phone >= {lo} AND p.phone < {hi})"));
@@ -191,8 +234,14 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &CustomerQuery) -> Result<Page
             &format!(" ORDER BY c.id DESC LIMIT {lim}"),
         )
         .await?;
-    let items = rows.into_iter().map(Customer::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(page(items, limit, |c: &Customer| Cursor { key: String::new(), id: c.id.0 }))
+    let items = rows
+        .into_iter()
+        .map(Customer::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page(items, limit, |c: &Customer| Cursor {
+        key: String::new(),
+        id: c.id.0,
+    }))
 }
 
 /// Cuts the one extra row a keyset query fetched and turns it into the next page's cursor.
@@ -208,19 +257,30 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> Curs
 }
 
 /// Customers reachable at `phone` (their own or a contact's), for screen-pop and duplicates.
-pub async fn find_by_phone(c: &mut Conn, scope: &Scope, phone: &Phone) -> Result<Vec<Customer>, Error> {
+pub async fn find_by_phone(
+    c: &mut Conn,
+    scope: &Scope,
+    phone: &Phone,
+) -> Result<Vec<Customer>, Error> {
     let mut f = Filter::new();
-    f.and("c.id IN (SELECT p.customer_id FROM customer_phones p WHERE p.phone = ?)", vec![phone.as_str().to_string()]);
+    f.and(
+        "c.id IN (SELECT p.customer_id FROM customer_phones p WHERE p.phone = ?)",
+        vec![phone.as_str().to_string()],
+    );
     f.and_raw("c.status = 'active'".to_string());
     scope_filter(&mut f, scope);
-    let rows: Vec<CustomerRow> = f
-        .fetch_all(c, SELECT_CUSTOMERS, " ORDER BY c.id")
-        .await?;
+    let rows: Vec<CustomerRow> = f.fetch_all(c, SELECT_CUSTOMERS, " ORDER BY c.id").await?;
     rows.into_iter().map(Customer::try_from).collect()
 }
 
 /// Updates the customer's own fields if it is still at `version`; returns the new version.
-pub async fn update(c: &mut Conn, id: CustomerId, version: i64, d: &CustomerDraft, at: Timestamp) -> Result<i64, Error> {
+pub async fn update(
+    c: &mut Conn,
+    id: CustomerId,
+    version: i64,
+    d: &CustomerDraft,
+    at: Timestamp,
+) -> Result<i64, Error> {
     let done = sqlx::query(
         "UPDATE customers SET kind = $1, name = $2, name_key = $3, phone = $4, email = $5, dealer_id = $6, owner_user_id = $7, remark = $8,
          version = version + 1, updated_at = $9 WHERE id = $10 AND version = $11 AND status = 'active'",
@@ -250,7 +310,11 @@ pub async fn update(c: &mut Conn, id: CustomerId, version: i64, d: &CustomerDraf
 
 /// After an update matched no row: was the row gone, or at another version?
 pub(crate) async fn stale_or_missing(c: &mut Conn, sql: &'static str, id: i64) -> Error {
-    match sqlx::query_as::<_, (i64,)>(sql).bind(id).fetch_optional(&mut *c).await {
+    match sqlx::query_as::<_, (i64,)>(sql)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await
+    {
         Ok(Some(_)) => Error::VersionConflict,
         Ok(None) => Error::NotFound,
         Err(e) => e.into(),
@@ -258,7 +322,12 @@ pub(crate) async fn stale_or_missing(c: &mut Conn, sql: &'static str, id: i64) -
 }
 
 /// Makes the customer visible to a brand (idempotent).
-pub async fn link_brand(c: &mut Conn, customer: CustomerId, brand: BrandId, at: Timestamp) -> Result<(), Error> {
+pub async fn link_brand(
+    c: &mut Conn,
+    customer: CustomerId,
+    brand: BrandId,
+    at: Timestamp,
+) -> Result<(), Error> {
     sqlx::query("INSERT INTO customer_brand_links (customer_id, brand_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(customer.0)
         .bind(brand.0)
@@ -288,7 +357,12 @@ impl TryFrom<ContactRow> for Contact {
             id: ContactId(r.id),
             customer_id: CustomerId(r.customer_id),
             name: r.name,
-            phone: r.phone.as_deref().map(Phone::parse).transpose().map_err(|_| corrupt("phone", r.phone.as_deref().unwrap_or("")))?,
+            phone: r
+                .phone
+                .as_deref()
+                .map(Phone::parse)
+                .transpose()
+                .map_err(|_| corrupt("phone", r.phone.as_deref().unwrap_or("")))?,
             title: r.title,
             is_primary: r.is_primary != 0,
             version: r.version,
@@ -296,9 +370,17 @@ impl TryFrom<ContactRow> for Contact {
     }
 }
 
-pub async fn insert_contact(c: &mut Conn, customer: CustomerId, d: &ContactDraft, at: Timestamp) -> Result<ContactId, Error> {
+pub async fn insert_contact(
+    c: &mut Conn,
+    customer: CustomerId,
+    d: &ContactDraft,
+    at: Timestamp,
+) -> Result<ContactId, Error> {
     if d.is_primary {
-        sqlx::query("UPDATE contacts SET is_primary = 0 WHERE customer_id = $1 AND is_primary = 1").bind(customer.0).execute(&mut *c).await?;
+        sqlx::query("UPDATE contacts SET is_primary = 0 WHERE customer_id = $1 AND is_primary = 1")
+            .bind(customer.0)
+            .execute(&mut *c)
+            .await?;
     }
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO contacts (customer_id, name, phone, title, is_primary, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING id",
@@ -327,7 +409,11 @@ pub async fn contacts(c: &mut Conn, customer: CustomerId) -> Result<Vec<Contact>
     rows.into_iter().map(Contact::try_from).collect()
 }
 
-pub async fn get_contact(c: &mut Conn, customer: CustomerId, id: ContactId) -> Result<Contact, Error> {
+pub async fn get_contact(
+    c: &mut Conn,
+    customer: CustomerId,
+    id: ContactId,
+) -> Result<Contact, Error> {
     let row: ContactRow = sqlx::query_as("SELECT id, customer_id, name, phone, title, is_primary, version FROM contacts WHERE id = $1 AND customer_id = $2")
         .bind(id.0)
         .bind(customer.0)
@@ -336,8 +422,19 @@ pub async fn get_contact(c: &mut Conn, customer: CustomerId, id: ContactId) -> R
     row.try_into()
 }
 
-pub async fn delete_contact(c: &mut Conn, customer: CustomerId, id: ContactId, version: i64) -> Result<(), Error> {
-    let done = sqlx::query("DELETE FROM contacts WHERE id = $1 AND customer_id = $2 AND version = $3").bind(id.0).bind(customer.0).bind(version).execute(&mut *c).await?;
+pub async fn delete_contact(
+    c: &mut Conn,
+    customer: CustomerId,
+    id: ContactId,
+    version: i64,
+) -> Result<(), Error> {
+    let done =
+        sqlx::query("DELETE FROM contacts WHERE id = $1 AND customer_id = $2 AND version = $3")
+            .bind(id.0)
+            .bind(customer.0)
+            .bind(version)
+            .execute(&mut *c)
+            .await?;
     if done.rows_affected() == 0 {
         return Err(stale_or_missing(c, "SELECT version FROM contacts WHERE id = $1", id.0).await);
     }
@@ -383,13 +480,27 @@ impl TryFrom<AddressRow> for CustomerAddress {
     }
 }
 
-pub async fn insert_address(c: &mut Conn, customer: CustomerId, d: &AddressDraft, at: Timestamp) -> Result<AddressId, Error> {
-    let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM addresses WHERE customer_id = $1").bind(customer.0).fetch_one(&mut *c).await?;
+pub async fn insert_address(
+    c: &mut Conn,
+    customer: CustomerId,
+    d: &AddressDraft,
+    at: Timestamp,
+) -> Result<AddressId, Error> {
+    let (existing,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM addresses WHERE customer_id = $1")
+            .bind(customer.0)
+            .fetch_one(&mut *c)
+            .await?;
     // The first address is the default whatever the caller said: a customer with addresses
     // always has one to send an engineer to.
     let is_default = d.is_default || existing == 0;
     if is_default {
-        sqlx::query("UPDATE addresses SET is_default = 0 WHERE customer_id = $1 AND is_default = 1").bind(customer.0).execute(&mut *c).await?;
+        sqlx::query(
+            "UPDATE addresses SET is_default = 0 WHERE customer_id = $1 AND is_default = 1",
+        )
+        .bind(customer.0)
+        .execute(&mut *c)
+        .await?;
     }
     let a = &d.address;
     let (id,): (i64,) = sqlx::query_as(
@@ -435,7 +546,11 @@ pub async fn addresses(c: &mut Conn, customer: CustomerId) -> Result<Vec<Custome
 // ---- duplicates and merge ----
 
 /// Customers sharing a phone number: each group is one phone and the active customers at it.
-pub async fn duplicate_groups(c: &mut Conn, scope: &Scope, limit: u32) -> Result<Vec<(Phone, Vec<Customer>)>, Error> {
+pub async fn duplicate_groups(
+    c: &mut Conn,
+    scope: &Scope,
+    limit: u32,
+) -> Result<Vec<(Phone, Vec<Customer>)>, Error> {
     let phones: Vec<(String,)> = sqlx::query_as(
         "SELECT p.phone FROM customer_phones p JOIN customers c ON c.id = p.customer_id WHERE c.status = 'active'
          GROUP BY p.phone HAVING COUNT(DISTINCT p.customer_id) > 1 ORDER BY p.phone LIMIT $1",
@@ -456,10 +571,18 @@ pub async fn duplicate_groups(c: &mut Conn, scope: &Scope, limit: u32) -> Result
 
 /// Moves everything of `from` to `into` and leaves `from` as a tombstone pointing at `into`.
 /// Timeline entries keep `origin_customer_id`, so the history says where each came from.
-pub async fn merge(c: &mut Conn, into: CustomerId, from: CustomerId, at: Timestamp) -> Result<(), Error> {
+pub async fn merge(
+    c: &mut Conn,
+    into: CustomerId,
+    from: CustomerId,
+    at: Timestamp,
+) -> Result<(), Error> {
     // The duplicate's own name and phone live on as a contact of the survivor.
     let (name, phone): (String, Option<String>) =
-        sqlx::query_as("SELECT name, phone FROM customers WHERE id = $1").bind(from.0).fetch_one(&mut *c).await?;
+        sqlx::query_as("SELECT name, phone FROM customers WHERE id = $1")
+            .bind(from.0)
+            .fetch_one(&mut *c)
+            .await?;
     if phone.is_some() {
         let (contact,): (i64,) = sqlx::query_as(
             "INSERT INTO contacts (customer_id, name, phone, title, is_primary, version, created_at, updated_at) VALUES ($1, $2, $3, NULL, 0, 1, $4, $4) RETURNING id",
@@ -481,7 +604,11 @@ pub async fn merge(c: &mut Conn, into: CustomerId, from: CustomerId, at: Timesta
         "UPDATE customers SET dealer_id = $1 WHERE dealer_id = $2",
         "UPDATE users SET dealer_id = $1 WHERE dealer_id = $2",
     ] {
-        sqlx::query(sql).bind(into.0).bind(from.0).execute(&mut *c).await?;
+        sqlx::query(sql)
+            .bind(into.0)
+            .bind(from.0)
+            .execute(&mut *c)
+            .await?;
     }
     sqlx::query(
         "INSERT INTO customer_brand_links (customer_id, brand_id, created_at) SELECT $1, brand_id, created_at FROM customer_brand_links WHERE customer_id = $2 ON CONFLICT DO NOTHING",
@@ -490,14 +617,21 @@ pub async fn merge(c: &mut Conn, into: CustomerId, from: CustomerId, at: Timesta
     .bind(from.0)
     .execute(&mut *c)
     .await?;
-    sqlx::query("DELETE FROM customer_brand_links WHERE customer_id = $1").bind(from.0).execute(&mut *c).await?;
+    sqlx::query("DELETE FROM customer_brand_links WHERE customer_id = $1")
+        .bind(from.0)
+        .execute(&mut *c)
+        .await?;
     sqlx::query("UPDATE customers SET status = 'merged', merged_into_id = $1, version = version + 1, updated_at = $2 WHERE id = $3")
         .bind(into.0)
         .bind(at.0)
         .bind(from.0)
         .execute(&mut *c)
         .await?;
-    sqlx::query("UPDATE customers SET version = version + 1, updated_at = $1 WHERE id = $2").bind(at.0).bind(into.0).execute(&mut *c).await?;
+    sqlx::query("UPDATE customers SET version = version + 1, updated_at = $1 WHERE id = $2")
+        .bind(at.0)
+        .bind(into.0)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
@@ -506,6 +640,8 @@ pub async fn count(c: &mut Conn, scope: &Scope) -> Result<i64, Error> {
     let mut f = Filter::new();
     scope_filter(&mut f, scope);
     f.and_raw("c.status = 'active'".to_string());
-    let (n,): (i64,) = f.fetch_one(c, "SELECT COUNT(*) FROM customers c", "").await?;
+    let (n,): (i64,) = f
+        .fetch_one(c, "SELECT COUNT(*) FROM customers c", "")
+        .await?;
     Ok(n)
 }

@@ -43,7 +43,12 @@ pub struct OpenOptions {
 
 impl OpenOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), writable: true, migrate: true, max_connections: 8 }
+        Self {
+            url: url.into(),
+            writable: true,
+            migrate: true,
+            max_connections: 8,
+        }
     }
 
     /// The URL of the embedded database inside a data directory.
@@ -107,7 +112,11 @@ impl Db {
     }
 
     async fn open_sqlite(opts: &OpenOptions) -> Result<Self, Error> {
-        let path = PathBuf::from(opts.url.trim_start_matches("sqlite://").trim_start_matches("sqlite:"));
+        let path = PathBuf::from(
+            opts.url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:"),
+        );
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -115,16 +124,27 @@ impl Db {
         let mut writer = None;
         if opts.writable {
             let lock_path = path.with_extension("db.lock");
-            let file = File::options().create(true).truncate(false).write(true).open(&lock_path)?;
+            let file = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)?;
             if file.try_lock().is_err() {
                 return Err(Error::Locked(lock_path.display().to_string()));
             }
             lock = Some(file);
             let url = format!("sqlite://{}?mode=rwc", path.display());
-            let mut conn: AnyConnection = AnyConnectOptions::from_url(&url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?)?
-                .connect()
-                .await?;
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON"] {
+            let mut conn: AnyConnection = AnyConnectOptions::from_url(
+                &url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?,
+            )?
+            .connect()
+            .await?;
+            for pragma in [
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=FULL",
+                "PRAGMA busy_timeout=5000",
+                "PRAGMA foreign_keys=ON",
+            ] {
                 conn.execute(pragma).await?;
             }
             if opts.migrate {
@@ -139,7 +159,11 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    for pragma in ["PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON", "PRAGMA query_only=1"] {
+                    for pragma in [
+                        "PRAGMA busy_timeout=5000",
+                        "PRAGMA foreign_keys=ON",
+                        "PRAGMA query_only=1",
+                    ] {
                         conn.execute(pragma).await?;
                     }
                     Ok(())
@@ -148,7 +172,14 @@ impl Db {
             .connect(&format!("sqlite://{}?mode=ro", path.display()))
             .await?;
         Ok(Self {
-            inner: Arc::new(Inner { backend: Backend::Sqlite, read, write_pool: None, writer, _lock: lock, sqlite_path: Some(path) }),
+            inner: Arc::new(Inner {
+                backend: Backend::Sqlite,
+                read,
+                write_pool: None,
+                writer,
+                _lock: lock,
+                sqlite_path: Some(path),
+            }),
         })
     }
 
@@ -167,7 +198,12 @@ impl Db {
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send,
         E: From<Error>,
     {
-        let mut conn = self.inner.read.acquire().await.map_err(|e| E::from(e.into()))?;
+        let mut conn = self
+            .inner
+            .read
+            .acquire()
+            .await
+            .map_err(|e| E::from(e.into()))?;
         f(&mut conn).await
     }
 
@@ -189,20 +225,26 @@ impl Db {
             }
             return out;
         }
-        let writer = self.inner.writer.as_ref().ok_or_else(|| E::from(Error::WriterGone))?;
+        let writer = self
+            .inner
+            .writer
+            .as_ref()
+            .ok_or_else(|| E::from(Error::WriterGone))?;
         let (answer, reply) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
                 let out = AssertUnwindSafe(f(conn)).catch_unwind().await;
-                let out = out.unwrap_or_else(|_| Err(E::from(Error::Corrupt("a write panicked".into()))));
+                let out =
+                    out.unwrap_or_else(|_| Err(E::from(Error::Corrupt("a write panicked".into()))));
                 let ok = out.is_ok();
-                let done: Box<dyn FnOnce(Option<Arc<Error>>) + Send> = Box::new(move |commit_error| {
-                    let result = match (out, commit_error) {
-                        (Ok(_), Some(e)) => Err(E::from(clone_error(&e))),
-                        (out, _) => out,
-                    };
-                    let _ = answer.send(result);
-                });
+                let done: Box<dyn FnOnce(Option<Arc<Error>>) + Send> =
+                    Box::new(move |commit_error| {
+                        let result = match (out, commit_error) {
+                            (Ok(_), Some(e)) => Err(E::from(clone_error(&e))),
+                            (out, _) => out,
+                        };
+                        let _ = answer.send(result);
+                    });
                 (ok, done)
             })
         });
@@ -245,7 +287,8 @@ async fn writer_task(mut conn: AnyConnection, mut rx: mpsc::UnboundedReceiver<Jo
         for finish in done {
             finish(error.clone());
         }
-        metrics::histogram!("kefu_group_commit_batch_size").record(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
+        metrics::histogram!("kefu_group_commit_batch_size")
+            .record(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
     }
 }
 
@@ -284,7 +327,14 @@ fn clone_error(e: &Error) -> Error {
 pub fn schema_fingerprint() -> String {
     let mut parts = Vec::new();
     for m in MIGRATOR_POSTGRES.iter().chain(MIGRATOR_SQLITE.iter()) {
-        parts.push(format!("{}:{}", m.version, m.checksum.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+        parts.push(format!(
+            "{}:{}",
+            m.version,
+            m.checksum
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
     }
     let joined = parts.join(",");
     // FNV-1a: short and stable; this names a template database, it guards nothing.

@@ -31,7 +31,8 @@ struct DeviceRow {
 const SELECT_DEVICES: &str = "SELECT d.id, d.customer_id, d.brand_id, d.category, d.model, d.serial, d.production_date, d.purchase_date, d.purchase_channel, d.install_date, d.installer, d.warranty_end, d.address_id, d.version, d.created_at FROM devices d JOIN customers c ON c.id = d.customer_id";
 
 fn date(v: Option<String>) -> Result<Option<Date>, Error> {
-    v.map(|s| Date::parse(&s).ok_or_else(|| corrupt("date", &s))).transpose()
+    v.map(|s| Date::parse(&s).ok_or_else(|| corrupt("date", &s)))
+        .transpose()
 }
 
 impl TryFrom<DeviceRow> for Device {
@@ -46,7 +47,10 @@ impl TryFrom<DeviceRow> for Device {
             serial: r.serial,
             production_date: date(r.production_date)?,
             purchase_date: date(r.purchase_date)?,
-            purchase_channel: r.purchase_channel.map(|s| PurchaseChannel::parse(&s).ok_or_else(|| corrupt("purchase channel", &s))).transpose()?,
+            purchase_channel: r
+                .purchase_channel
+                .map(|s| PurchaseChannel::parse(&s).ok_or_else(|| corrupt("purchase channel", &s)))
+                .transpose()?,
             install_date: date(r.install_date)?,
             installer: r.installer,
             warranty_end: date(r.warranty_end)?,
@@ -62,12 +66,21 @@ fn device_scope(f: &mut Filter, scope: &Scope) {
     scope_filter(f, scope);
     if let Scope::Brands(brands) = scope {
         let ids: Vec<String> = brands.iter().map(|b| f.bind(b.0)).collect();
-        let list = if ids.is_empty() { "NULL".to_string() } else { ids.join(", ") };
+        let list = if ids.is_empty() {
+            "NULL".to_string()
+        } else {
+            ids.join(", ")
+        };
         f.and_raw(format!("d.brand_id IN ({list})"));
     }
 }
 
-pub async fn insert(c: &mut Conn, customer: CustomerId, d: &DeviceDraft, at: Timestamp) -> Result<DeviceId, Error> {
+pub async fn insert(
+    c: &mut Conn,
+    customer: CustomerId,
+    d: &DeviceDraft,
+    at: Timestamp,
+) -> Result<DeviceId, Error> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO devices (customer_id, brand_id, category, model, serial, production_date, purchase_date, purchase_channel, install_date, installer, warranty_end, address_id, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13) RETURNING id",
@@ -90,7 +103,13 @@ pub async fn insert(c: &mut Conn, customer: CustomerId, d: &DeviceDraft, at: Tim
     Ok(DeviceId(id))
 }
 
-pub async fn update(c: &mut Conn, id: DeviceId, version: i64, d: &DeviceDraft, at: Timestamp) -> Result<i64, Error> {
+pub async fn update(
+    c: &mut Conn,
+    id: DeviceId,
+    version: i64,
+    d: &DeviceDraft,
+    at: Timestamp,
+) -> Result<i64, Error> {
     let done = sqlx::query(
         "UPDATE devices SET brand_id = $1, category = $2, model = $3, serial = $4, production_date = $5, purchase_date = $6, purchase_channel = $7,
          install_date = $8, installer = $9, warranty_end = $10, address_id = $11, version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14",
@@ -125,7 +144,11 @@ pub async fn get(c: &mut Conn, scope: &Scope, id: DeviceId) -> Result<Device, Er
     row.try_into()
 }
 
-pub async fn of_customer(c: &mut Conn, scope: &Scope, customer: CustomerId) -> Result<Vec<Device>, Error> {
+pub async fn of_customer(
+    c: &mut Conn,
+    scope: &Scope,
+    customer: CustomerId,
+) -> Result<Vec<Device>, Error> {
     let mut f = Filter::new();
     f.and("d.customer_id = ?", vec![customer.0]);
     device_scope(&mut f, scope);
@@ -138,6 +161,8 @@ pub async fn by_serial(c: &mut Conn, scope: &Scope, serial: &str) -> Result<Vec<
     let mut f = Filter::new();
     f.and("d.serial = ?", vec![serial.to_string()]);
     device_scope(&mut f, scope);
-    let rows: Vec<DeviceRow> = f.fetch_all(c, SELECT_DEVICES, " ORDER BY d.id LIMIT 20").await?;
+    let rows: Vec<DeviceRow> = f
+        .fetch_all(c, SELECT_DEVICES, " ORDER BY d.id LIMIT 20")
+        .await?;
     rows.into_iter().map(Device::try_from).collect()
 }

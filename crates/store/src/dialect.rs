@@ -7,7 +7,10 @@ use crate::{Backend, Conn, Error};
 pub async fn vacuum_into(c: &mut Conn, backend: Backend, dest: &str) -> Result<(), Error> {
     match backend {
         Backend::Sqlite => {
-            sqlx::query("VACUUM INTO $1").bind(dest).execute(&mut *c).await?;
+            sqlx::query("VACUUM INTO $1")
+                .bind(dest)
+                .execute(&mut *c)
+                .await?;
             Ok(())
         }
         Backend::Postgres => Err(Error::Corrupt("use pg_dump to back up PostgreSQL".into())),
@@ -16,6 +19,9 @@ pub async fn vacuum_into(c: &mut Conn, backend: Backend, dest: &str) -> Result<(
 
 /// Whether the schema is at the newest migration this binary knows (for /readyz).
 pub async fn migrated(c: &mut Conn, expected: i64) -> Result<bool, Error> {
-    let (v,): (Option<i64>,) = sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE").fetch_one(&mut *c).await?;
+    let (v,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(&mut *c)
+            .await?;
     Ok(v.unwrap_or(0) >= expected)
 }

@@ -26,9 +26,10 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => Error::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Error::Duplicate(db.constraint().map_or_else(|| db.message().to_string(), str::to_string))
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::Duplicate(
+                db.constraint()
+                    .map_or_else(|| db.message().to_string(), str::to_string),
+            ),
             _ => Error::Sql(e),
         }
     }

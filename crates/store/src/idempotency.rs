@@ -29,12 +29,20 @@ pub async fn find(c: &mut Conn, k: &IdemKey) -> Result<Option<Earlier>, Error> {
         .bind(&k.key)
         .fetch_optional(&mut *c)
         .await?;
-    Ok(row.map(|(body_hash, resource_id)| Earlier { body_hash, resource_id }))
+    Ok(row.map(|(body_hash, resource_id)| Earlier {
+        body_hash,
+        resource_id,
+    }))
 }
 
 /// Records the key for `resource_id`. Returns the earlier request instead when the key was
 /// already used (a concurrent retry won the race); the caller then rolls back its own work.
-pub async fn record(c: &mut Conn, k: &IdemKey, resource_id: i64, at: Timestamp) -> Result<Option<Earlier>, Error> {
+pub async fn record(
+    c: &mut Conn,
+    k: &IdemKey,
+    resource_id: i64,
+    at: Timestamp,
+) -> Result<Option<Earlier>, Error> {
     let inserted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO idempotency_keys (principal, route, key, body_hash, resource_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (principal, route, key) DO NOTHING RETURNING id",
     )
@@ -46,5 +54,9 @@ pub async fn record(c: &mut Conn, k: &IdemKey, resource_id: i64, at: Timestamp) 
     .bind(at.0)
     .fetch_optional(&mut *c)
     .await?;
-    if inserted.is_some() { Ok(None) } else { find(c, k).await }
+    if inserted.is_some() {
+        Ok(None)
+    } else {
+        find(c, k).await
+    }
 }

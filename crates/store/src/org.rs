@@ -28,7 +28,10 @@ impl TryFrom<UnitRow> for OrgUnit {
             id: OrgUnitId(r.id),
             parent_id: r.parent_id.map(OrgUnitId),
             kind: OrgUnitKind::parse(&r.kind).ok_or_else(|| corrupt("org unit kind", &r.kind))?,
-            function: r.function.map(|f| OrgFunction::parse(&f).ok_or_else(|| corrupt("org function", &f))).transpose()?,
+            function: r
+                .function
+                .map(|f| OrgFunction::parse(&f).ok_or_else(|| corrupt("org function", &f)))
+                .transpose()?,
             code: r.code,
             name: r.name,
             city_code: r.city_code,
@@ -66,7 +69,13 @@ pub async fn insert_unit(c: &mut Conn, d: &UnitDraft, at: Timestamp) -> Result<O
     Ok(OrgUnitId(id))
 }
 
-pub async fn update_unit(c: &mut Conn, id: OrgUnitId, version: i64, d: &UnitDraft, at: Timestamp) -> Result<i64, Error> {
+pub async fn update_unit(
+    c: &mut Conn,
+    id: OrgUnitId,
+    version: i64,
+    d: &UnitDraft,
+    at: Timestamp,
+) -> Result<i64, Error> {
     let done = sqlx::query(
         "UPDATE org_units SET parent_id = $1, kind = $2, function = $3, code = $4, name = $5, city_code = $6, active = $7, version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
     )
@@ -109,7 +118,13 @@ struct BrandRow {
     version: i64,
 }
 
-pub async fn insert_brand(c: &mut Conn, code: &str, name: &str, tier: BrandTier, at: Timestamp) -> Result<BrandId, Error> {
+pub async fn insert_brand(
+    c: &mut Conn,
+    code: &str,
+    name: &str,
+    tier: BrandTier,
+    at: Timestamp,
+) -> Result<BrandId, Error> {
     let (id,): (i64,) = sqlx::query_as("INSERT INTO brands (code, name, tier, active, version, created_at, updated_at) VALUES ($1, $2, $3, 1, 1, $4, $4) RETURNING id")
         .bind(code)
         .bind(name)
@@ -121,7 +136,10 @@ pub async fn insert_brand(c: &mut Conn, code: &str, name: &str, tier: BrandTier,
 }
 
 pub async fn brands(c: &mut Conn) -> Result<Vec<Brand>, Error> {
-    let rows: Vec<BrandRow> = sqlx::query_as("SELECT id, code, name, tier, active, version FROM brands ORDER BY name").fetch_all(&mut *c).await?;
+    let rows: Vec<BrandRow> =
+        sqlx::query_as("SELECT id, code, name, tier, active, version FROM brands ORDER BY name")
+            .fetch_all(&mut *c)
+            .await?;
     rows.into_iter()
         .map(|r| {
             Ok(Brand {

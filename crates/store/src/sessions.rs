@@ -13,7 +13,14 @@ pub struct SessionRow {
     pub expires_at: Timestamp,
 }
 
-pub async fn create(c: &mut Conn, token_hash: &str, user: UserId, csrf: &str, at: Timestamp, expires: Timestamp) -> Result<(), Error> {
+pub async fn create(
+    c: &mut Conn,
+    token_hash: &str,
+    user: UserId,
+    csrf: &str,
+    at: Timestamp,
+    expires: Timestamp,
+) -> Result<(), Error> {
     sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)")
         .bind(token_hash)
         .bind(user.0)
@@ -25,7 +32,11 @@ pub async fn create(c: &mut Conn, token_hash: &str, user: UserId, csrf: &str, at
     Ok(())
 }
 
-pub async fn find(c: &mut Conn, token_hash: &str, now: Timestamp) -> Result<Option<SessionRow>, Error> {
+pub async fn find(
+    c: &mut Conn,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<SessionRow>, Error> {
     let row: Option<(i64, i64, String, i64, i64)> = sqlx::query_as(
         "SELECT s.id, s.user_id, s.csrf_token, s.last_seen_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1",
@@ -34,24 +45,55 @@ pub async fn find(c: &mut Conn, token_hash: &str, now: Timestamp) -> Result<Opti
     .bind(now.0)
     .fetch_optional(&mut *c)
     .await?;
-    Ok(row.map(|(id, user, csrf, seen, exp)| SessionRow { id, user_id: UserId(user), csrf_token: csrf, last_seen_at: Timestamp(seen), expires_at: Timestamp(exp) }))
+    Ok(row.map(|(id, user, csrf, seen, exp)| SessionRow {
+        id,
+        user_id: UserId(user),
+        csrf_token: csrf,
+        last_seen_at: Timestamp(seen),
+        expires_at: Timestamp(exp),
+    }))
 }
 
 pub async fn touch(c: &mut Conn, id: i64, at: Timestamp, expires: Timestamp) -> Result<(), Error> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3").bind(at.0).bind(expires.0).bind(id).execute(&mut *c).await?;
+    sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3")
+        .bind(at.0)
+        .bind(expires.0)
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
 pub async fn delete(c: &mut Conn, token_hash: &str) -> Result<(), Error> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *c).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
 /// Removes what has expired: sessions, old login failures, idempotency keys past their day.
-pub async fn sweep(c: &mut Conn, now: Timestamp, failures_before: Timestamp, idempotency_before: Timestamp) -> Result<u64, Error> {
-    let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now.0).execute(&mut *c).await?.rows_affected();
-    let b = sqlx::query("DELETE FROM login_failures WHERE at < $1").bind(failures_before.0).execute(&mut *c).await?.rows_affected();
-    let d = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(idempotency_before.0).execute(&mut *c).await?.rows_affected();
+pub async fn sweep(
+    c: &mut Conn,
+    now: Timestamp,
+    failures_before: Timestamp,
+    idempotency_before: Timestamp,
+) -> Result<u64, Error> {
+    let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now.0)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    let b = sqlx::query("DELETE FROM login_failures WHERE at < $1")
+        .bind(failures_before.0)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    let d = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(idempotency_before.0)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
     Ok(a + b + d)
 }
 
@@ -80,7 +122,14 @@ fn token(t: TokenTuple) -> TokenRow {
     }
 }
 
-pub async fn create_token(c: &mut Conn, token_hash: &str, name: &str, user: UserId, brand: Option<BrandId>, at: Timestamp) -> Result<ApiTokenId, Error> {
+pub async fn create_token(
+    c: &mut Conn,
+    token_hash: &str,
+    name: &str,
+    user: UserId,
+    brand: Option<BrandId>,
+    at: Timestamp,
+) -> Result<ApiTokenId, Error> {
     let (id,): (i64,) = sqlx::query_as("INSERT INTO api_tokens (token_hash, name, user_id, brand_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(token_hash)
         .bind(name)
@@ -105,7 +154,11 @@ pub async fn find_token(c: &mut Conn, token_hash: &str) -> Result<Option<TokenRo
 }
 
 pub async fn touch_token(c: &mut Conn, id: ApiTokenId, at: Timestamp) -> Result<(), Error> {
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(at.0).bind(id.0).execute(&mut *c).await?;
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind(at.0)
+        .bind(id.0)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
@@ -130,19 +183,47 @@ pub async fn revoke_token(c: &mut Conn, id: ApiTokenId, at: Timestamp) -> Result
     row.map(token).ok_or(Error::NotFound)
 }
 
-pub async fn record_failure(c: &mut Conn, login: &str, ip: &str, at: Timestamp) -> Result<(), Error> {
-    sqlx::query("INSERT INTO login_failures (login, ip, at) VALUES ($1, $2, $3)").bind(login).bind(ip).bind(at.0).execute(&mut *c).await?;
+pub async fn record_failure(
+    c: &mut Conn,
+    login: &str,
+    ip: &str,
+    at: Timestamp,
+) -> Result<(), Error> {
+    sqlx::query("INSERT INTO login_failures (login, ip, at) VALUES ($1, $2, $3)")
+        .bind(login)
+        .bind(ip)
+        .bind(at.0)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
 /// Failed logins since `since` for this login and for this address.
-pub async fn failures_since(c: &mut Conn, login: &str, ip: &str, since: Timestamp) -> Result<(i64, i64), Error> {
-    let (by_login,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE login = $1 AND at >= $2").bind(login).bind(since.0).fetch_one(&mut *c).await?;
-    let (by_ip,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE ip = $1 AND at >= $2").bind(ip).bind(since.0).fetch_one(&mut *c).await?;
+pub async fn failures_since(
+    c: &mut Conn,
+    login: &str,
+    ip: &str,
+    since: Timestamp,
+) -> Result<(i64, i64), Error> {
+    let (by_login,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE login = $1 AND at >= $2")
+            .bind(login)
+            .bind(since.0)
+            .fetch_one(&mut *c)
+            .await?;
+    let (by_ip,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE ip = $1 AND at >= $2")
+            .bind(ip)
+            .bind(since.0)
+            .fetch_one(&mut *c)
+            .await?;
     Ok((by_login, by_ip))
 }
 
 pub async fn clear_failures(c: &mut Conn, login: &str) -> Result<(), Error> {
-    sqlx::query("DELETE FROM login_failures WHERE login = $1").bind(login).execute(&mut *c).await?;
+    sqlx::query("DELETE FROM login_failures WHERE login = $1")
+        .bind(login)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }

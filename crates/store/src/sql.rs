@@ -24,7 +24,9 @@ impl Filter {
     where
         T: for<'q> Encode<'q, Any> + Type<Any> + Send + 'static,
     {
-        self.args.add(value).expect("Any encodes every type it accepts");
+        self.args
+            .add(value)
+            .expect("Any encodes every type it accepts");
         self.n += 1;
         format!("${}", self.n)
     }
@@ -54,23 +56,45 @@ impl Filter {
     }
 
     pub fn where_sql(&self) -> String {
-        if self.clauses.is_empty() { String::new() } else { format!(" WHERE {}", self.clauses.join(" AND ")) }
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
     }
 
     /// Runs `head WHERE … tail`, mapping each row.
-    pub async fn fetch_all<R>(self, conn: &mut Conn, head: &'static str, tail: &str) -> Result<Vec<R>, Error>
+    pub async fn fetch_all<R>(
+        self,
+        conn: &mut Conn,
+        head: &'static str,
+        tail: &str,
+    ) -> Result<Vec<R>, Error>
     where
         R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
         let sql = format!("{head}{}{tail}", self.where_sql());
-        Ok(sqlx::query_as_with::<Any, R, AnyArguments>(AssertSqlSafe(sql), self.args).fetch_all(conn).await?)
+        Ok(
+            sqlx::query_as_with::<Any, R, AnyArguments>(AssertSqlSafe(sql), self.args)
+                .fetch_all(conn)
+                .await?,
+        )
     }
 
-    pub async fn fetch_one<R>(self, conn: &mut Conn, head: &'static str, tail: &str) -> Result<R, Error>
+    pub async fn fetch_one<R>(
+        self,
+        conn: &mut Conn,
+        head: &'static str,
+        tail: &str,
+    ) -> Result<R, Error>
     where
         R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
         let sql = format!("{head}{}{tail}", self.where_sql());
-        Ok(sqlx::query_as_with::<Any, R, AnyArguments>(AssertSqlSafe(sql), self.args).fetch_one(conn).await?)
+        Ok(
+            sqlx::query_as_with::<Any, R, AnyArguments>(AssertSqlSafe(sql), self.args)
+                .fetch_one(conn)
+                .await?,
+        )
     }
 }

@@ -2,7 +2,7 @@
 //! reminders) write their entries here too.
 
 use domain::customer::{NoteCategory, TimelineEntry, TimelineKind};
-use domain::{BrandId, CustomerId, DeviceId, NoteCategoryId, Scope, Timestamp, TimelineId, UserId};
+use domain::{BrandId, CustomerId, DeviceId, NoteCategoryId, Scope, TimelineId, Timestamp, UserId};
 use sqlx::FromRow;
 
 use crate::error::corrupt;
@@ -81,7 +81,14 @@ pub enum Of {
 
 /// Newest first; `before` is the (at, id) of the last entry already shown. A brand scope sees
 /// only its own brand's entries; the caller has already checked the customer is visible.
-pub async fn list(c: &mut Conn, scope: &Scope, of: Of, category: Option<NoteCategoryId>, before: Option<(i64, i64)>, limit: u32) -> Result<Vec<TimelineEntry>, Error> {
+pub async fn list(
+    c: &mut Conn,
+    scope: &Scope,
+    of: Of,
+    category: Option<NoteCategoryId>,
+    before: Option<(i64, i64)>,
+    limit: u32,
+) -> Result<Vec<TimelineEntry>, Error> {
     let mut f = Filter::new();
     match of {
         Of::Customer(id) => f.and("t.customer_id = ?", vec![id.0]),
@@ -92,7 +99,11 @@ pub async fn list(c: &mut Conn, scope: &Scope, of: Of, category: Option<NoteCate
     }
     if let Scope::Brands(brands) = scope {
         let ids: Vec<String> = brands.iter().map(|b| f.bind(b.0)).collect();
-        let list = if ids.is_empty() { "NULL".to_string() } else { ids.join(", ") };
+        let list = if ids.is_empty() {
+            "NULL".to_string()
+        } else {
+            ids.join(", ")
+        };
         f.and_raw(format!("t.brand_id IN ({list})"));
     }
     if let Some((at, id)) = before {
@@ -102,7 +113,13 @@ pub async fn list(c: &mut Conn, scope: &Scope, of: Of, category: Option<NoteCate
         f.and_raw(format!("(t.at < {a1} OR (t.at = {a2} AND t.id < {i}))"));
     }
     let lim = f.bind(i64::from(limit.clamp(1, 200)));
-    let rows: Vec<EntryRow> = f.fetch_all(c, SELECT_ENTRIES, &format!(" ORDER BY t.at DESC, t.id DESC LIMIT {lim}")).await?;
+    let rows: Vec<EntryRow> = f
+        .fetch_all(
+            c,
+            SELECT_ENTRIES,
+            &format!(" ORDER BY t.at DESC, t.id DESC LIMIT {lim}"),
+        )
+        .await?;
     rows.into_iter().map(TimelineEntry::try_from).collect()
 }
 
@@ -116,9 +133,19 @@ struct CategoryRow {
 }
 
 pub async fn categories(c: &mut Conn) -> Result<Vec<NoteCategory>, Error> {
-    let rows: Vec<CategoryRow> = sqlx::query_as("SELECT id, code, name_zh, name_en, active FROM note_categories ORDER BY sort, id").fetch_all(&mut *c).await?;
+    let rows: Vec<CategoryRow> = sqlx::query_as(
+        "SELECT id, code, name_zh, name_en, active FROM note_categories ORDER BY sort, id",
+    )
+    .fetch_all(&mut *c)
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|r| NoteCategory { id: NoteCategoryId(r.id), code: r.code, name_zh: r.name_zh, name_en: r.name_en, active: r.active != 0 })
+        .map(|r| NoteCategory {
+            id: NoteCategoryId(r.id),
+            code: r.code,
+            name_zh: r.name_zh,
+            name_en: r.name_en,
+            active: r.active != 0,
+        })
         .collect())
 }

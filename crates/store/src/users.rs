@@ -27,7 +27,6 @@ struct UserRow {
     created_at: i64,
 }
 
-
 /// A user as an administrator edits it.
 #[derive(Debug, Clone)]
 pub struct UserDraft {
@@ -43,8 +42,15 @@ pub struct UserDraft {
 }
 
 async fn with_roles(c: &mut Conn, r: UserRow) -> Result<User, Error> {
-    let roles: Vec<(String,)> = sqlx::query_as("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role").bind(r.id).fetch_all(&mut *c).await?;
-    let mut roles = roles.into_iter().map(|(s,)| Role::parse(&s).ok_or_else(|| corrupt("role", &s))).collect::<Result<Vec<_>, _>>()?;
+    let roles: Vec<(String,)> =
+        sqlx::query_as("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(r.id)
+            .fetch_all(&mut *c)
+            .await?;
+    let mut roles = roles
+        .into_iter()
+        .map(|(s,)| Role::parse(&s).ok_or_else(|| corrupt("role", &s)))
+        .collect::<Result<Vec<_>, _>>()?;
     roles.sort();
     Ok(User {
         id: UserId(r.id),
@@ -67,7 +73,12 @@ async fn with_roles(c: &mut Conn, r: UserRow) -> Result<User, Error> {
     })
 }
 
-pub async fn insert(c: &mut Conn, d: &UserDraft, password_hash: &str, at: Timestamp) -> Result<UserId, Error> {
+pub async fn insert(
+    c: &mut Conn,
+    d: &UserDraft,
+    password_hash: &str,
+    at: Timestamp,
+) -> Result<UserId, Error> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO users (login, display_name, phone, email, password_hash, org_unit_id, brand_id, dealer_id, outlet_id, engineer_id, locale, active, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13) RETURNING id",
@@ -92,14 +103,29 @@ pub async fn insert(c: &mut Conn, d: &UserDraft, password_hash: &str, at: Timest
 }
 
 async fn set_roles(c: &mut Conn, id: UserId, roles: &[Role]) -> Result<(), Error> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id.0).execute(&mut *c).await?;
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(id.0)
+        .execute(&mut *c)
+        .await?;
     for r in roles {
-        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING").bind(id.0).bind(r.as_str()).execute(&mut *c).await?;
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(id.0)
+        .bind(r.as_str())
+        .execute(&mut *c)
+        .await?;
     }
     Ok(())
 }
 
-pub async fn update(c: &mut Conn, id: UserId, version: i64, d: &UserDraft, at: Timestamp) -> Result<i64, Error> {
+pub async fn update(
+    c: &mut Conn,
+    id: UserId,
+    version: i64,
+    d: &UserDraft,
+    at: Timestamp,
+) -> Result<i64, Error> {
     let done = sqlx::query(
         "UPDATE users SET login = $1, display_name = $2, phone = $3, email = $4, org_unit_id = $5, brand_id = $6, dealer_id = $7, outlet_id = $8, engineer_id = $9,
          locale = $10, active = $11, version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14",
@@ -125,27 +151,43 @@ pub async fn update(c: &mut Conn, id: UserId, version: i64, d: &UserDraft, at: T
     }
     set_roles(c, id, &d.roles).await?;
     if !d.active {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.0).execute(&mut *c).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.0)
+            .execute(&mut *c)
+            .await?;
     }
     Ok(version + 1)
 }
 
-pub async fn set_password(c: &mut Conn, id: UserId, password_hash: &str, at: Timestamp) -> Result<(), Error> {
-    let done = sqlx::query("UPDATE users SET password_hash = $1, version = version + 1, updated_at = $2 WHERE id = $3")
-        .bind(password_hash)
-        .bind(at.0)
-        .bind(id.0)
-        .execute(&mut *c)
-        .await?;
+pub async fn set_password(
+    c: &mut Conn,
+    id: UserId,
+    password_hash: &str,
+    at: Timestamp,
+) -> Result<(), Error> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(password_hash)
+    .bind(at.0)
+    .bind(id.0)
+    .execute(&mut *c)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound);
     }
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.0).execute(&mut *c).await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id.0)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
 pub async fn get(c: &mut Conn, id: UserId) -> Result<User, Error> {
-    let row: UserRow = sqlx::query_as(SELECT_USERS_BY_ID).bind(id.0).fetch_one(&mut *c).await?;
+    let row: UserRow = sqlx::query_as(SELECT_USERS_BY_ID)
+        .bind(id.0)
+        .fetch_one(&mut *c)
+        .await?;
     with_roles(c, row).await
 }
 
@@ -154,7 +196,11 @@ const SELECT_USERS_BY_ID: &str = "SELECT id, login, display_name, phone, email, 
 
 /// The user and its password hash, for logging in.
 pub async fn by_login(c: &mut Conn, login: &str) -> Result<Option<(User, String)>, Error> {
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE login = $1").bind(login).fetch_optional(&mut *c).await?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE login = $1")
+            .bind(login)
+            .fetch_optional(&mut *c)
+            .await?;
     match row {
         None => Ok(None),
         Some((id, hash)) => Ok(Some((get(c, UserId(id)).await?, hash))),
@@ -171,6 +217,8 @@ pub async fn list(c: &mut Conn) -> Result<Vec<User>, Error> {
 }
 
 pub async fn count(c: &mut Conn) -> Result<i64, Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&mut *c).await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *c)
+        .await?;
     Ok(n)
 }

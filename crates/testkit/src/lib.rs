@@ -32,17 +32,28 @@ pub struct TestDb {
 impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = Db::open(&OpenOptions::sqlite_in(dir.path())).await.expect("open sqlite");
-        Self { db, which: Which::Sqlite, _dir: Some(dir), pg_name: None }
+        let db = Db::open(&OpenOptions::sqlite_in(dir.path()))
+            .await
+            .expect("open sqlite");
+        Self {
+            db,
+            which: Which::Sqlite,
+            _dir: Some(dir),
+            pg_name: None,
+        }
     }
 
     /// A fresh PostgreSQL database, or None when no server is configured or reachable.
     pub async fn postgres() -> Option<Self> {
         let admin = admin_url()?;
         let template = template(&admin).await.as_ref()?;
-        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let name = format!("kefu_t_{secs}_{:08x}", rand::random::<u32>());
-        let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to PostgreSQL");
+        let mut conn = sqlx::AnyConnection::connect(&admin)
+            .await
+            .expect("connect to PostgreSQL");
         let create = format!("CREATE DATABASE {name} TEMPLATE {template}");
         let mut tries = 0;
         while let Err(e) = conn.execute(sqlx::AssertSqlSafe(create.clone())).await {
@@ -55,17 +66,28 @@ impl TestDb {
         let mut opts = OpenOptions::new(url);
         opts.max_connections = 4;
         let db = Db::open(&opts).await.expect("open test database");
-        Some(Self { db, which: Which::Postgres, _dir: None, pg_name: Some(name) })
+        Some(Self {
+            db,
+            which: Which::Postgres,
+            _dir: None,
+            pg_name: Some(name),
+        })
     }
 
     /// Drops the PostgreSQL database (SQLite's temp dir goes with `self`).
     pub async fn finish(self) {
-        let Self { db, pg_name, _dir, .. } = self;
+        let Self {
+            db, pg_name, _dir, ..
+        } = self;
         db.close().await;
         if let (Some(name), Some(admin)) = (pg_name, admin_url())
             && let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await
         {
-            let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+            let _ = conn
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await;
         }
     }
 }
@@ -94,7 +116,9 @@ fn admin_url() -> Option<String> {
 }
 
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(head, _)| head);
     match query {
         Some(q) => format!("{base}/{name}?{q}"),
@@ -115,24 +139,51 @@ async fn template(admin: &str) -> &'static Option<String> {
                 return None;
             };
             let name = format!("kefu_tpl_{}", store::schema_fingerprint());
-            conn.execute("SELECT pg_advisory_lock(72207)").await.expect("advisory lock");
+            conn.execute("SELECT pg_advisory_lock(72207)")
+                .await
+                .expect("advisory lock");
             let exists: Option<(i64,)> =
-                sqlx::query_as("SELECT 1::BIGINT FROM pg_database WHERE datname = $1").bind(&name).fetch_optional(&mut conn).await.expect("pg_database");
+                sqlx::query_as("SELECT 1::BIGINT FROM pg_database WHERE datname = $1")
+                    .bind(&name)
+                    .fetch_optional(&mut conn)
+                    .await
+                    .expect("pg_database");
             if exists.is_none() {
-                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create template");
-                let db = Db::open(&OpenOptions::new(with_database(admin, &name))).await.expect("migrate template");
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("create template");
+                let db = Db::open(&OpenOptions::new(with_database(admin, &name)))
+                    .await
+                    .expect("migrate template");
                 db.close().await;
             }
-            let cutoff = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()).saturating_sub(7200);
-            let old: Vec<(String,)> =
-                sqlx::query_as("SELECT datname::TEXT FROM pg_database WHERE datname LIKE 'kefu_t_%'").fetch_all(&mut conn).await.unwrap_or_default();
+            let cutoff = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                .saturating_sub(7200);
+            let old: Vec<(String,)> = sqlx::query_as(
+                "SELECT datname::TEXT FROM pg_database WHERE datname LIKE 'kefu_t_%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
             for (db,) in old {
-                let secs: u64 = db.split('_').nth(2).and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+                let secs: u64 = db
+                    .split('_')
+                    .nth(2)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(u64::MAX);
                 if secs < cutoff {
-                    let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).await;
+                    let _ = conn
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                        )))
+                        .await;
                 }
             }
-            conn.execute("SELECT pg_advisory_unlock(72207)").await.expect("advisory unlock");
+            conn.execute("SELECT pg_advisory_unlock(72207)")
+                .await
+                .expect("advisory unlock");
             Some(name)
         })
         .await
@@ -141,6 +192,15 @@ async fn template(admin: &str) -> &'static Option<String> {
 /// The GB/T 2260 registry from the division data `scripts/assets` installs.
 pub fn regions() -> Regions {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web/assets/vendor/china-division");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e} (run scripts/assets)", dir.join(f).display()));
-    Regions::from_china_division(&read("provinces.json"), &read("cities.json"), &read("areas.json"), &read("streets.json")).expect("division data")
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/assets)", dir.join(f).display()))
+    };
+    Regions::from_china_division(
+        &read("provinces.json"),
+        &read("cities.json"),
+        &read("areas.json"),
+        &read("streets.json"),
+    )
+    .expect("division data")
 }

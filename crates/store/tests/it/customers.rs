@@ -24,9 +24,18 @@ async fn brand_scope_sees_only_linked_customers_and_versions_guard_updates() {
         let (a, b, brand) = db
             .write(|c| {
                 Box::pin(async move {
-                    let brand = org::insert_brand(c, "aqua", "沁园", domain::account::BrandTier::Standard, Timestamp(1)).await?;
-                    let a = customers::insert(c, &draft("李四", "13800000001"), None, Timestamp(1)).await?;
-                    let b = customers::insert(c, &draft("王五", "13800000002"), None, Timestamp(2)).await?;
+                    let brand = org::insert_brand(
+                        c,
+                        "aqua",
+                        "沁园",
+                        domain::account::BrandTier::Standard,
+                        Timestamp(1),
+                    )
+                    .await?;
+                    let a = customers::insert(c, &draft("李四", "13800000001"), None, Timestamp(1))
+                        .await?;
+                    let b = customers::insert(c, &draft("王五", "13800000002"), None, Timestamp(2))
+                        .await?;
                     customers::link_brand(c, a, brand, Timestamp(3)).await?;
                     Ok::<_, Error>((a, b, brand))
                 })
@@ -40,7 +49,15 @@ async fn brand_scope_sees_only_linked_customers_and_versions_guard_updates() {
                 Box::pin(async move {
                     let seen = customers::get(c, &scope, a).await?;
                     let hidden = customers::get(c, &scope, b).await;
-                    let none = customers::list(c, &other, &CustomerQuery { limit: 50, ..CustomerQuery::default() }).await?;
+                    let none = customers::list(
+                        c,
+                        &other,
+                        &CustomerQuery {
+                            limit: 50,
+                            ..CustomerQuery::default()
+                        },
+                    )
+                    .await?;
                     Ok::<_, Error>((seen, hidden, none))
                 })
             })
@@ -50,15 +67,37 @@ async fn brand_scope_sees_only_linked_customers_and_versions_guard_updates() {
         assert!(matches!(hidden, Err(Error::NotFound)), "{which:?}");
         assert!(none.items.is_empty(), "{which:?}");
 
-        let stale = db.write(move |c| Box::pin(async move { customers::update(c, a, 7, &draft("李四", "13800000001"), Timestamp(9)).await })).await;
+        let stale = db
+            .write(move |c| {
+                Box::pin(async move {
+                    customers::update(c, a, 7, &draft("李四", "13800000001"), Timestamp(9)).await
+                })
+            })
+            .await;
         assert!(matches!(stale, Err(Error::VersionConflict)), "{which:?}");
-        let v = db.write(move |c| Box::pin(async move { customers::update(c, a, 1, &draft("李思", "13800000009"), Timestamp(9)).await })).await.unwrap();
-        assert_eq!(v, 2);
-        let found = db
-            .read(|c| Box::pin(async move { customers::find_by_phone(c, &Scope::All, &Phone::parse("13800000009").unwrap()).await }))
+        let v = db
+            .write(move |c| {
+                Box::pin(async move {
+                    customers::update(c, a, 1, &draft("李思", "13800000009"), Timestamp(9)).await
+                })
+            })
             .await
             .unwrap();
-        assert_eq!(found.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["李思"], "{which:?}");
+        assert_eq!(v, 2);
+        let found = db
+            .read(|c| {
+                Box::pin(async move {
+                    customers::find_by_phone(c, &Scope::All, &Phone::parse("13800000009").unwrap())
+                        .await
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            found.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["李思"],
+            "{which:?}"
+        );
     })
     .await;
 }
@@ -69,9 +108,16 @@ async fn list_pages_by_cursor_and_searches_name_prefix_and_phone() {
         db.write(|c| {
             Box::pin(async move {
                 for i in 0..25 {
-                    customers::insert(c, &draft(&format!("张{i:02}"), &format!("1360000{i:04}")), None, Timestamp(i)).await?;
+                    customers::insert(
+                        c,
+                        &draft(&format!("张{i:02}"), &format!("1360000{i:04}")),
+                        None,
+                        Timestamp(i),
+                    )
+                    .await?;
                 }
-                customers::insert(c, &draft("Zhang Wei", "13700000000"), None, Timestamp(99)).await?;
+                customers::insert(c, &draft("Zhang Wei", "13700000000"), None, Timestamp(99))
+                    .await?;
                 Ok::<_, Error>(())
             })
         })
@@ -80,8 +126,16 @@ async fn list_pages_by_cursor_and_searches_name_prefix_and_phone() {
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let q = CustomerQuery { q: Some("张".into()), after: after.clone(), limit: 10, ..CustomerQuery::default() };
-            let page = db.read(move |c| Box::pin(async move { customers::list(c, &Scope::All, &q).await })).await.unwrap();
+            let q = CustomerQuery {
+                q: Some("张".into()),
+                after: after.clone(),
+                limit: 10,
+                ..CustomerQuery::default()
+            };
+            let page = db
+                .read(move |c| Box::pin(async move { customers::list(c, &Scope::All, &q).await }))
+                .await
+                .unwrap();
             seen.extend(page.items.iter().map(|c| c.name.clone()));
             match page.next {
                 Some(n) => after = Some(n),
@@ -90,11 +144,25 @@ async fn list_pages_by_cursor_and_searches_name_prefix_and_phone() {
         }
         assert_eq!(seen.len(), 25, "{which:?}: {seen:?}");
         assert_eq!(seen[0], "张24");
-        let q = CustomerQuery { q: Some("zhangw".into()), limit: 10, ..CustomerQuery::default() };
-        let latin = db.read(move |c| Box::pin(async move { customers::list(c, &Scope::All, &q).await })).await.unwrap();
+        let q = CustomerQuery {
+            q: Some("zhangw".into()),
+            limit: 10,
+            ..CustomerQuery::default()
+        };
+        let latin = db
+            .read(move |c| Box::pin(async move { customers::list(c, &Scope::All, &q).await }))
+            .await
+            .unwrap();
         assert_eq!(latin.items.len(), 1, "{which:?}");
-        let q = CustomerQuery { q: Some("136 0000 001".into()), limit: 50, ..CustomerQuery::default() };
-        let by_phone = db.read(move |c| Box::pin(async move { customers::list(c, &Scope::All, &q).await })).await.unwrap();
+        let q = CustomerQuery {
+            q: Some("136 0000 001".into()),
+            limit: 50,
+            ..CustomerQuery::default()
+        };
+        let by_phone = db
+            .read(move |c| Box::pin(async move { customers::list(c, &Scope::All, &q).await }))
+            .await
+            .unwrap();
         assert_eq!(by_phone.items.len(), 10, "{which:?}: 13600000010..19");
     })
     .await;

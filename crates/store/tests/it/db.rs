@@ -19,7 +19,8 @@ fn draft(name: &str, phone: &str) -> CustomerDraft {
 
 async fn create(db: &Db, name: &str, phone: &str) -> Result<domain::CustomerId, Error> {
     let d = draft(name, phone);
-    db.write(move |c| Box::pin(async move { customers::insert(c, &d, None, Timestamp(1)).await })).await
+    db.write(move |c| Box::pin(async move { customers::insert(c, &d, None, Timestamp(1)).await }))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -42,7 +43,9 @@ async fn concurrent_writes_all_land_and_a_failing_one_fails_alone() {
                     .await
                     .map(|()| 0)
                 } else {
-                    create(&db, &format!("客户{i}"), &format!("138{i:08}")).await.map(|id| id.0)
+                    create(&db, &format!("客户{i}"), &format!("138{i:08}"))
+                        .await
+                        .map(|id| id.0)
                 }
             }));
         }
@@ -56,13 +59,24 @@ async fn concurrent_writes_all_land_and_a_failing_one_fails_alone() {
             }
         }
         assert_eq!((ok, failed), (56, 8), "{which:?}");
-        let n = db.read(|c| Box::pin(async move { customers::count(c, &Scope::All).await })).await.unwrap();
-        assert_eq!(n, 56, "{which:?}: only the successful writes are visible");
-        let bad = db
-            .read(|c| Box::pin(async move { customers::find_by_phone(c, &Scope::All, &Phone::parse("13900000003").unwrap()).await }))
+        let n = db
+            .read(|c| Box::pin(async move { customers::count(c, &Scope::All).await }))
             .await
             .unwrap();
-        assert!(bad.is_empty(), "{which:?}: the failed write left a phone behind");
+        assert_eq!(n, 56, "{which:?}: only the successful writes are visible");
+        let bad = db
+            .read(|c| {
+                Box::pin(async move {
+                    customers::find_by_phone(c, &Scope::All, &Phone::parse("13900000003").unwrap())
+                        .await
+                })
+            })
+            .await
+            .unwrap();
+        assert!(
+            bad.is_empty(),
+            "{which:?}: the failed write left a phone behind"
+        );
     })
     .await;
 }
@@ -82,7 +96,10 @@ async fn acknowledged_writes_survive_reopening_and_the_lock_refuses_a_second_wri
     // The writer task holds the lock until it has stopped; give it a moment.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let db = Db::open(&opts).await.unwrap();
-    let c = db.read(move |c| Box::pin(async move { customers::get(c, &Scope::All, id).await })).await.unwrap();
+    let c = db
+        .read(move |c| Box::pin(async move { customers::get(c, &Scope::All, id).await }))
+        .await
+        .unwrap();
     assert_eq!(c.name, "张三");
     assert_eq!(c.phone.unwrap().as_str(), "13812345678");
 }

@@ -1,0 +1,142 @@
+use std::collections::BTreeMap;
+
+/// Everything a use case can refuse with. `code()` names are stable: clients rely on them.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Validation {
+        message: String,
+        fields: BTreeMap<String, String>,
+    },
+    #[error("the record was changed by someone else; reload and try again")]
+    VersionConflict,
+    #[error("this update needs the version it is based on (If-Match)")]
+    PreconditionRequired,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("wrong login or password")]
+    BadCredentials,
+    #[error("too many failed sign-ins; try again in a few minutes")]
+    TooManyAttempts,
+    #[error("this Idempotency-Key was already used with another request body")]
+    IdempotencyKeyReused,
+    #[error("{message}")]
+    Duplicate {
+        message: String,
+        existing: Option<i64>,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error")]
+    Store(#[source] store::Error),
+    /// Raised inside a create's transaction when a concurrent retry recorded the same key
+    /// first; `create_once` turns it into a replay. It never reaches a caller.
+    #[doc(hidden)]
+    #[error("idempotent replay")]
+    Replay(store::idempotency::Earlier),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound => "not_found",
+            Error::Validation { .. } => "validation",
+            Error::VersionConflict => "version_conflict",
+            Error::PreconditionRequired => "precondition_required",
+            Error::Forbidden => "forbidden",
+            Error::Unauthenticated => "unauthenticated",
+            Error::BadCredentials => "bad_credentials",
+            Error::TooManyAttempts => "too_many_attempts",
+            Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::Duplicate { .. } => "duplicate",
+            Error::Conflict(_) => "conflict",
+            Error::Store(_) | Error::Replay(_) => "internal",
+        }
+    }
+
+    /// A validation error about one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Error::Validation {
+            message: format!("{field}: {message}"),
+            fields: BTreeMap::from([(field.to_string(), message)]),
+        }
+    }
+}
+
+impl From<store::Error> for Error {
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::NotFound => Error::NotFound,
+            store::Error::VersionConflict => Error::VersionConflict,
+            store::Error::Duplicate(what) => Error::Duplicate {
+                message: format!("already exists ({what})"),
+                existing: None,
+            },
+            other => {
+                tracing::error!(error = %other, "store error");
+                Error::Store(other)
+            }
+        }
+    }
+}
+
+/// Collects field errors while parsing a form or body, so the user sees all of them at once.
+#[derive(Debug, Default)]
+pub struct Fields(BTreeMap<String, String>);
+
+impl Fields {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records the error of `r` under `field` and returns its value.
+    pub fn take<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        r: std::result::Result<T, E>,
+    ) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0
+                    .entry(field.to_string())
+                    .or_insert_with(|| e.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_string())
+            .or_insert_with(|| message.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Ok when nothing was recorded; otherwise one validation error naming every field.
+    pub fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let message = self
+            .0
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(Error::Validation {
+            message,
+            fields: self.0,
+        })
+    }
+}

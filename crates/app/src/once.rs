@@ -1,0 +1,78 @@
+//! Creates that happen once per Idempotency-Key.
+
+use store::{BoxFuture, Conn, idempotency};
+
+use crate::{App, Ctx, Error, Result};
+
+/// The id a create made, and whether this answer replays an earlier request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Created<T> {
+    pub id: T,
+    pub replayed: bool,
+}
+
+/// Runs `create` in a write transaction unless the request's Idempotency-Key already made the
+/// resource; records the key with the new id in the same transaction. A key reused with another
+/// body is refused.
+pub(crate) async fn create_once<T, F>(
+    app: &App,
+    ctx: &Ctx,
+    wrap: fn(i64) -> T,
+    create: F,
+) -> Result<Created<T>>
+where
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<i64>> + Send + 'static,
+{
+    let Some(key) = ctx.idem.clone() else {
+        let id = app.db.write(create).await?;
+        return Ok(Created {
+            id: wrap(id),
+            replayed: false,
+        });
+    };
+    let k = key.clone();
+    if let Some(earlier) = app
+        .db
+        .read(move |c| Box::pin(async move { idempotency::find(c, &k).await }))
+        .await?
+    {
+        return replay(&key, &earlier).map(|id| Created {
+            id: wrap(id),
+            replayed: true,
+        });
+    }
+    let at = ctx.now();
+    let k = key.clone();
+    let out = app
+        .db
+        .write(move |c| {
+            Box::pin(async move {
+                let id = create(c).await?;
+                match idempotency::record(c, &k, id, at).await? {
+                    None => Ok(id),
+                    // A concurrent request with the same key won; undo ours.
+                    Some(earlier) => Err(Error::Replay(earlier)),
+                }
+            })
+        })
+        .await;
+    match out {
+        Ok(id) => Ok(Created {
+            id: wrap(id),
+            replayed: false,
+        }),
+        Err(Error::Replay(earlier)) => replay(&key, &earlier).map(|id| Created {
+            id: wrap(id),
+            replayed: true,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+fn replay(key: &store::idempotency::IdemKey, earlier: &idempotency::Earlier) -> Result<i64> {
+    if earlier.body_hash == key.body_hash {
+        Ok(earlier.resource_id)
+    } else {
+        Err(Error::IdempotencyKeyReused)
+    }
+}
