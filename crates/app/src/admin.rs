@@ -82,6 +82,12 @@ pub struct UserInput {
     pub brand_id: Option<i64>,
     #[serde(default)]
     pub dealer_id: Option<i64>,
+    /// The service outlet an outlet admin belongs to (outlets arrive with field operations).
+    #[serde(default)]
+    pub outlet_id: Option<i64>,
+    /// The engineer record an engineer account acts as.
+    #[serde(default)]
+    pub engineer_id: Option<i64>,
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default)]

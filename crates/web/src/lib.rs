@@ -1,1 +1,73 @@
-//! web
+//! HTTP: the JSON API under /api/v1 (described by utoipa) and the HTML pages (askama + htmx)
+//! side by side, both calling the same `app` use cases. This crate owns what is HTTP-shaped:
+//! authentication from cookies and bearer tokens, CSRF, the error-code → status table, request
+//! ids, body limits, languages, static assets and operations endpoints.
+
+rust_i18n::i18n!("locales", fallback = "zh-CN");
+
+pub mod api;
+pub mod assets;
+mod auth;
+mod error;
+mod extract;
+mod ops;
+pub mod ui;
+
+use std::sync::Arc;
+
+use app::{App, Clock};
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ERROR_CODES};
+
+/// Largest request body accepted (JSON and forms).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Option<PrometheusHandle>,
+    /// Send `Secure` on cookies (set when served behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api::router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api)
+        .merge(api::docs(openapi))
+        .merge(ui::router())
+        .merge(ops::router())
+        .merge(assets::router())
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+/// The OpenAPI document as served at /api/v1/openapi.json.
+pub fn openapi_json() -> String {
+    let (_, openapi) = api::router().split_for_parts();
+    openapi
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+}

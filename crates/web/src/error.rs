@@ -1,0 +1,192 @@
+//! The one table from error codes to HTTP statuses, and the error body every client sees:
+//! `{"error":{"code":…,"message":…,"fields":{…}}}`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every code the API answers with, its status and when it happens. Documented in docs/api.md.
+pub const ERROR_CODES: &[(&str, u16, &str)] = &[
+    ("malformed_json", 400, "the body is not valid JSON"),
+    ("bad_request", 400, "a header or parameter is malformed"),
+    ("unauthenticated", 401, "no valid session or bearer token"),
+    ("bad_credentials", 401, "wrong login or password"),
+    (
+        "forbidden",
+        403,
+        "the role does not allow this action (or the CSRF check failed)",
+    ),
+    (
+        "not_found",
+        404,
+        "no such record, or it is outside your scope",
+    ),
+    (
+        "version_conflict",
+        409,
+        "If-Match names a version that is no longer current",
+    ),
+    (
+        "duplicate",
+        409,
+        "the record already exists (e.g. a customer with this phone)",
+    ),
+    (
+        "conflict",
+        409,
+        "the action does not fit the record's current state",
+    ),
+    ("payload_too_large", 413, "the body exceeds 1 MiB"),
+    (
+        "unsupported_media_type",
+        415,
+        "the body must be application/json",
+    ),
+    (
+        "validation",
+        422,
+        "a field is missing, has the wrong type or an invalid value",
+    ),
+    (
+        "idempotency_key_reused",
+        422,
+        "the Idempotency-Key was used with another body",
+    ),
+    (
+        "precondition_required",
+        428,
+        "an update needs If-Match: \"<version>\"",
+    ),
+    ("too_many_attempts", 429, "too many failed sign-ins; wait"),
+    (
+        "internal",
+        500,
+        "a server fault; the request id is in the logs",
+    ),
+];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code (see the table in docs/api.md).
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// For `duplicate`: the id of the existing record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<i64>,
+}
+
+/// An error on its way to an API client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: &'static str,
+    pub message: String,
+    pub fields: BTreeMap<String, String>,
+    pub existing_id: Option<i64>,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            fields: BTreeMap::new(),
+            existing_id: None,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
+    }
+}
+
+pub fn status_of(code: &str) -> StatusCode {
+    ERROR_CODES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .and_then(|(_, s, _)| StatusCode::from_u16(*s).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl From<app::Error> for ApiError {
+    fn from(e: app::Error) -> Self {
+        let code = e.code();
+        let message = e.to_string();
+        match e {
+            app::Error::Validation { fields, .. } => Self {
+                code,
+                message,
+                fields,
+                existing_id: None,
+            },
+            app::Error::Duplicate { existing, .. } => Self {
+                code,
+                message,
+                fields: BTreeMap::new(),
+                existing_id: existing,
+            },
+            _ => Self::new(code, message),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                fields: self.fields,
+                existing_id: self.existing_id,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_app_code_has_a_status() {
+        for code in [
+            "not_found",
+            "validation",
+            "version_conflict",
+            "precondition_required",
+            "forbidden",
+            "unauthenticated",
+            "bad_credentials",
+            "too_many_attempts",
+            "idempotency_key_reused",
+            "duplicate",
+            "conflict",
+            "internal",
+        ] {
+            assert!(
+                ERROR_CODES.iter().any(|(c, _, _)| *c == code),
+                "{code} missing from the table"
+            );
+        }
+        assert_eq!(status_of("version_conflict"), StatusCode::CONFLICT);
+        assert_eq!(
+            status_of("precondition_required"),
+            StatusCode::PRECONDITION_REQUIRED
+        );
+    }
+}
