@@ -1,1 +1,292 @@
-fn main() {}
+//! The `kefu` command: serve, demo, init, migrate, token, backup, restore. Thin on purpose: it
+//! parses arguments, opens the database, builds the app and hands over to `web` and `app`.
+
+mod backup;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use app::{App, Clock, Ctx, Settings, SystemClock};
+use clap::{Args, Parser, Subcommand};
+use store::{Db, OpenOptions};
+
+#[derive(Parser)]
+#[command(name = "kefu", version, about = "客服 — customer and field service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Folder holding kefu.db (SQLite) and files/.
+    #[arg(long, env = "KEFU_DATA_DIR", default_value = "./kefu-data")]
+    data_dir: PathBuf,
+    /// A postgres:// URL; without it kefu uses SQLite in the data folder.
+    #[arg(long, env = "KEFU_DATABASE_URL")]
+    database: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "KEFU_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Mark cookies Secure (set when kefu is served behind HTTPS).
+    #[arg(long, env = "KEFU_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Log lines as JSON (default) or text.
+    #[arg(long, env = "KEFU_LOG_FORMAT", default_value = "json")]
+    log_format: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web UI and the API.
+    Serve(ServeArgs),
+    /// Build a realistic demo (if the data folder is empty), print the logins and serve it.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Number of customers to generate.
+        #[arg(long, default_value_t = 300)]
+        customers: u64,
+        /// Seed of the generator: the same seed builds the same demo.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Build the data and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Create the first administrator (password from KEFU_ADMIN_PASSWORD, a prompt, or generated).
+    Init {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value = "admin")]
+        login: String,
+    },
+    /// Apply pending database migrations.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Create an API token for a user and print it once.
+    Token {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The user the token acts as.
+        #[arg(long)]
+        login: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Limit the token to one brand's data.
+        #[arg(long)]
+        brand_id: Option<i64>,
+    },
+    /// Write a backup (SQLite: a consistent copy of kefu.db plus files/, as one tar).
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        file: PathBuf,
+    },
+    /// Restore a backup made by `kefu backup` into the data folder (kefu must be stopped).
+    Restore {
+        #[command(flatten)]
+        db: DbArgs,
+        file: PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            logging(&args.log_format);
+            let app = open_app(&args.db).await?;
+            serve(app, &args).await
+        }
+        Command::Demo { serve: args, customers, seed, no_serve } => {
+            logging(if no_serve { "text" } else { &args.log_format });
+            let app = open_app(&args.db).await?;
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let users = app.db.read(|c| Box::pin(async move { store::users::count(c).await })).await?;
+            let password = if users == 0 {
+                eprintln!("building the demo: {customers} customers (seed {seed}) …");
+                let report = app::demo::build(&app, &Ctx::system("demo", clock), &app::demo::DemoOptions { customers, seed }).await?;
+                eprintln!(
+                    "built {} customers, {} devices, {} timeline entries in {:.1} s",
+                    report.customers,
+                    report.devices,
+                    report.timeline,
+                    report.elapsed_ms as f64 / 1000.0
+                );
+                print_logins(&report.users, &report.password);
+                Some(report.password)
+            } else {
+                eprintln!("the data folder already holds a demo; serving it (logins as printed when it was built, password kefu-demo)");
+                None
+            };
+            if let Some(size) = database_size(&args.db) {
+                eprintln!("database size: {:.1} MB", size as f64 / 1e6);
+            }
+            if no_serve {
+                return Ok(());
+            }
+            eprintln!("kefu demo: open http://{}/ {}", args.listen, password.map(|p| format!("(password {p})")).unwrap_or_default());
+            serve(app, &args).await
+        }
+        Command::Init { db, login } => {
+            logging("text");
+            let app = open_app(&db).await?;
+            let (password, generated) = match std::env::var("KEFU_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => (p, false),
+                _ if std::io::stdin().is_terminal() => (rpassword::prompt_password(format!("password for {login}: "))?, false),
+                _ => (app::secret::random_token()[..20].to_string(), true),
+            };
+            app::admin::init_admin(&app, &Ctx::system("init", Arc::new(SystemClock)), &login, &password).await?;
+            println!("created administrator {login}");
+            if generated {
+                println!("generated password (shown once): {password}");
+            }
+            Ok(())
+        }
+        Command::Migrate { db } => {
+            logging("text");
+            let app = open_app(&db).await?;
+            println!("database at migration {}", store::latest_migration());
+            app.db.close().await;
+            Ok(())
+        }
+        Command::Token { db, login, name, brand_id } => {
+            logging("text");
+            let app = open_app(&db).await?;
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let l = login.clone();
+            let user = app.db.read(move |c| Box::pin(async move { store::users::by_login(c, &l).await })).await?.with_context(|| format!("no user {login}"))?.0;
+            let principal = app::auth::Principal::of_user(user, None)?;
+            let ctx = principal.ctx(clock, String::new(), "zh-CN".into());
+            let (_, token) = app::auth::create_token(&app, &ctx, &name, brand_id.map(domain::BrandId)).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Backup { db, file } => {
+            logging("text");
+            if db.database.is_some() {
+                bail!("kefu backup covers the embedded SQLite database; for PostgreSQL use pg_dump (or base backups) and copy {}/files", db.data_dir.display());
+            }
+            backup::backup(&db.data_dir, &file).await?;
+            println!("wrote {}", file.display());
+            Ok(())
+        }
+        Command::Restore { db, file, force } => {
+            logging("text");
+            if db.database.is_some() {
+                bail!("kefu restore covers the embedded SQLite database; for PostgreSQL use pg_restore");
+            }
+            backup::restore(&db.data_dir, &file, force).await?;
+            println!("restored {} into {}", file.display(), db.data_dir.display());
+            Ok(())
+        }
+    }
+}
+
+fn print_logins(users: &[(String, String, String)], password: &str) {
+    eprintln!("logins (password {password}):");
+    for (login, role, name) in users {
+        eprintln!("  {login:<12} {role:<20} {name}");
+    }
+}
+
+fn database_size(db: &DbArgs) -> Option<u64> {
+    if db.database.is_some() {
+        return None;
+    }
+    ["kefu.db", "kefu.db-wal"].iter().map(|f| std::fs::metadata(db.data_dir.join(f)).map(|m| m.len()).unwrap_or(0)).sum::<u64>().into()
+}
+
+fn logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open_app(db: &DbArgs) -> Result<App> {
+    let opts = match &db.database {
+        Some(url) => OpenOptions::new(url.clone()),
+        None => {
+            std::fs::create_dir_all(db.data_dir.join("files")).with_context(|| format!("creating {}", db.data_dir.display()))?;
+            OpenOptions::sqlite_in(&db.data_dir)
+        }
+    };
+    let database = Db::open(&opts).await.with_context(|| format!("opening the database in {}", where_is(db)))?;
+    Ok(App::new(database, Arc::new(web::assets::regions()), Settings::default()))
+}
+
+fn where_is(db: &DbArgs) -> String {
+    db.database.as_ref().map_or_else(|| db.data_dir.display().to_string(), |u| u.split('@').next_back().unwrap_or(u).to_string())
+}
+
+async fn serve(app: App, args: &ServeArgs) -> Result<()> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    tokio::spawn(sweeper(app.clone(), clock.clone()));
+    let state = web::AppState { app: app.clone(), clock, metrics, secure_cookies: args.secure_cookies };
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, data = %where_is(&args.db), "kefu serving");
+    axum::serve(listener, web::router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown()).await?;
+    app.db.close().await;
+    Ok(())
+}
+
+/// Removes expired sessions, old login failures and idempotency keys past their 24 hours.
+async fn sweeper(app: App, clock: Arc<dyn Clock>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = clock.now();
+        let out = app
+            .db
+            .write(move |c| {
+                Box::pin(async move { store::sessions::sweep(c, now, domain::Timestamp(now.0 - 24 * 3600 * 1000), domain::Timestamp(now.0 - 24 * 3600 * 1000)).await })
+            })
+            .await;
+        if let Err(e) = out {
+            tracing::warn!(error = %e, "sweep failed");
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}
+

@@ -518,6 +518,9 @@ pub async fn insert_address(
     .bind(a.geo.map(|g| g.lat))
     .bind(i64::from(is_default))
     .bind(at.0)
+    // sqlx 0.9's Any driver sends a NULL f64 as float4; a cached PostgreSQL statement prepared
+    // that way then refuses real coordinates ("incorrect binary data format"): prepare each time.
+    .persistent(false)
     .fetch_one(&mut *c)
     .await?;
     if is_default {

@@ -261,6 +261,38 @@ impl Db {
     }
 }
 
+/// Takes the exclusive lock that makes one process the only writer of a SQLite database. The
+/// lock lives as long as the returned file.
+pub fn lock_database(db_path: &Path) -> Result<File, Error> {
+    let lock_path = db_path.with_extension("db.lock");
+    let file = File::options().create(true).truncate(false).write(true).open(&lock_path)?;
+    if file.try_lock().is_err() {
+        return Err(Error::Locked(lock_path.display().to_string()));
+    }
+    Ok(file)
+}
+
+/// Writes a consistent copy of a SQLite database to `dest` while writers may go on.
+pub async fn sqlite_snapshot(db_path: &Path, dest: &Path) -> Result<(), Error> {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=ro", db_path.display());
+    let mut conn = AnyConnectOptions::from_url(&url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?)?.connect().await?;
+    conn.execute("PRAGMA busy_timeout=5000").await?;
+    crate::dialect::vacuum_into(&mut conn, Backend::Sqlite, &dest.display().to_string()).await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// Checks a SQLite file is a sound database (`PRAGMA integrity_check`).
+pub async fn sqlite_check(db_path: &Path) -> Result<(), Error> {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=ro", db_path.display());
+    let mut conn = AnyConnectOptions::from_url(&url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?)?.connect().await?;
+    let (verdict,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&mut conn).await?;
+    conn.close().await?;
+    if verdict == "ok" { Ok(()) } else { Err(Error::Corrupt(verdict)) }
+}
+
 /// The largest batch one commit carries; beyond it, latency of the first caller would suffer.
 const MAX_BATCH: usize = 512;
 

@@ -17,7 +17,7 @@ pub mod sql;
 pub mod timeline;
 pub mod users;
 
-pub use db::{Backend, BoxFuture, Conn, Db, OpenOptions, latest_migration, schema_fingerprint};
+pub use db::{Backend, BoxFuture, Conn, Db, OpenOptions, latest_migration, lock_database, schema_fingerprint, sqlite_check, sqlite_snapshot};
 pub use error::Error;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
