@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::router())
         .merge(ops::router())
         .merge(assets::router())
+        .route_layer(axum::middleware::from_fn(ops::measure))
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
