@@ -378,6 +378,19 @@ pub fn schema_fingerprint() -> String {
     format!("{h:016x}")
 }
 
+/// Applies the migrations up to and including `version` on a bare connection — how the upgrade
+/// test recreates the schema an older release left behind.
+pub async fn migrate_until(conn: &mut AnyConnection, backend: Backend, version: i64) -> Result<(), Error> {
+    let all = match backend {
+        Backend::Sqlite => &MIGRATOR_SQLITE,
+        Backend::Postgres => &MIGRATOR_POSTGRES,
+    };
+    let migrations: Vec<_> = all.iter().filter(|m| m.version <= version).cloned().collect();
+    let older = sqlx::migrate::Migrator { migrations: std::borrow::Cow::Owned(migrations), ..sqlx::migrate::Migrator::DEFAULT };
+    older.run(conn).await?;
+    Ok(())
+}
+
 /// The newest migration version of this binary.
 pub fn latest_migration() -> i64 {
     MIGRATOR_SQLITE.iter().map(|m| m.version).max().unwrap_or(0)

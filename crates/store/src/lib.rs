@@ -5,6 +5,7 @@
 //! get/list takes the caller's `Scope` and filters in SQL, so a row outside it is not found.
 
 pub mod audit;
+pub mod bulk;
 pub mod customers;
 mod db;
 pub mod devices;
@@ -17,7 +18,7 @@ pub mod sql;
 pub mod timeline;
 pub mod users;
 
-pub use db::{Backend, BoxFuture, Conn, Db, OpenOptions, latest_migration, lock_database, schema_fingerprint, sqlite_check, sqlite_snapshot};
+pub use db::{Backend, BoxFuture, Conn, Db, OpenOptions, latest_migration, lock_database, migrate_until, schema_fingerprint, sqlite_check, sqlite_snapshot};
 pub use error::Error;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

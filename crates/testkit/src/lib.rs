@@ -92,6 +92,31 @@ impl TestDb {
     }
 }
 
+/// An empty PostgreSQL database (no migrations), for upgrade tests: its URL and a guard that
+/// drops it. None when no server is configured or reachable.
+pub async fn empty_postgres() -> Option<(String, EmptyPg)> {
+    let admin = admin_url()?;
+    template(&admin).await.as_ref()?;
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let name = format!("kefu_t_{secs}_{:08x}", rand::random::<u32>());
+    let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to PostgreSQL");
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create database");
+    Some((with_database(&admin, &name), EmptyPg { admin, name }))
+}
+
+pub struct EmptyPg {
+    admin: String,
+    name: String,
+}
+
+impl EmptyPg {
+    pub async fn drop_database(self) {
+        if let Ok(mut conn) = sqlx::AnyConnection::connect(&self.admin).await {
+            let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))).await;
+        }
+    }
+}
+
 /// Runs `body` once per available backend, SQLite first.
 pub async fn each_backend<F, Fut>(body: F)
 where

@@ -2,3 +2,4 @@
 
 mod customers;
 mod db;
+mod upgrade;
