@@ -97,7 +97,8 @@ impl Role {
                 P::UserRead,
                 P::AuditRead,
             ],
-            Role::Agent => &[
+            // Agents call customers all day; a dealer works its own customers the same way.
+            Role::Agent | Role::DealerUser => &[
                 P::CustomerRead,
                 P::CustomerWrite,
                 P::DeviceWrite,
@@ -128,13 +129,6 @@ impl Role {
             Role::PartsWarehouse | Role::SettlementFinance | Role::Engineer | Role::OutletAdmin => {
                 &[P::CustomerRead]
             }
-            Role::DealerUser => &[
-                P::CustomerRead,
-                P::CustomerWrite,
-                P::DeviceWrite,
-                P::NoteWrite,
-                P::PhoneView,
-            ],
             Role::BrandUser => &[P::CustomerRead, P::DeviceWrite],
         }
     }

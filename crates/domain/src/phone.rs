@@ -63,13 +63,8 @@ impl Phone {
     /// 138****5678 for mobiles; area code + **** + last four for landlines.
     pub fn masked(&self) -> String {
         let d = &self.0;
-        let keep_head = if is_mobile(d) || is_service(d) {
-            3
-        } else if d.starts_with("01") || d.starts_with("02") {
-            3
-        } else {
-            4
-        };
+        // Mobiles, 400/800 numbers and the two-digit area codes (010, 02x) keep three digits.
+        let keep_head = if is_mobile(d) || is_service(d) || d.starts_with("01") || d.starts_with("02") { 3 } else { 4 };
         let tail = d.len().saturating_sub(4).max(keep_head);
         format!("{}****{}", &d[..keep_head], &d[tail..])
     }

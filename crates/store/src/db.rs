@@ -60,7 +60,9 @@ impl OpenOptions {
 type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Completion> + Send>;
 /// What a job leaves behind: whether its savepoint may be released, and how to answer its caller
 /// once the batch's fate (committed, or the commit's error) is known.
-type Completion = (bool, Box<dyn FnOnce(Option<Arc<Error>>) + Send>);
+type Completion = (bool, Finish);
+/// Answers one caller with the batch's outcome: None when committed, else the commit's error.
+type Finish = Box<dyn FnOnce(Option<Arc<Error>>) + Send>;
 
 #[derive(Clone)]
 pub struct Db {
@@ -327,7 +329,7 @@ async fn writer_task(mut conn: AnyConnection, mut rx: mpsc::UnboundedReceiver<Jo
 async fn run_batch(
     conn: &mut AnyConnection,
     batch: &mut Vec<Job>,
-    done: &mut Vec<Box<dyn FnOnce(Option<Arc<Error>>) + Send>>,
+    done: &mut Vec<Finish>,
 ) -> Result<(), Error> {
     let mut tx = Connection::begin(conn).await?;
     for job in batch.drain(..) {
@@ -357,23 +359,14 @@ fn clone_error(e: &Error) -> Error {
 /// A digest of the migrations this binary carries, so that test templates are rebuilt when the
 /// schema changes.
 pub fn schema_fingerprint() -> String {
-    let mut parts = Vec::new();
-    for m in MIGRATOR_POSTGRES.iter().chain(MIGRATOR_SQLITE.iter()) {
-        parts.push(format!(
-            "{}:{}",
-            m.version,
-            m.checksum
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        ));
-    }
-    let joined = parts.join(",");
-    // FNV-1a: short and stable; this names a template database, it guards nothing.
+    // FNV-1a over every migration's version and checksum: short and stable; this names a
+    // template database, it guards nothing.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in joined.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    for m in MIGRATOR_POSTGRES.iter().chain(MIGRATOR_SQLITE.iter()) {
+        for b in m.version.to_le_bytes().iter().chain(m.checksum.iter()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
     }
     format!("{h:016x}")
 }

@@ -3,7 +3,7 @@
 use crate::{Backend, Conn, Error};
 
 /// Writes a consistent copy of the SQLite database to `dest` (a new file) without stopping
-/// writers. PostgreSQL has its own tools for this (pg_dump, base backups).
+/// writers. PostgreSQL has its own tools for this (`pg_dump`, base backups).
 pub async fn vacuum_into(c: &mut Conn, backend: Backend, dest: &str) -> Result<(), Error> {
     match backend {
         Backend::Sqlite => {
