@@ -782,6 +782,9 @@ pub async fn update_customer(
         .write(move |c| {
             Box::pin(async move {
                 let before = customers::get(c, &scope, id).await?;
+                if let Some(into) = before.merged_into {
+                    return Err(Error::Conflict(format!("this customer was merged into #{into}; edit that one")));
+                }
                 if let Some(d) = draft.dealer_id {
                     if d == id {
                         return Err(Error::field(
@@ -825,6 +828,27 @@ pub async fn update_customer(
         })
         .await?;
     Ok(CustomerView::of(app, ctx, c))
+}
+
+/// `update_customer` for forms of people who see the phone masked and so cannot send it back:
+/// an absent phone keeps the stored one instead of clearing it.
+pub async fn update_customer_keep_phone(
+    app: &App,
+    ctx: &Ctx,
+    id: CustomerId,
+    version: i64,
+    mut input: CustomerInput,
+) -> Result<CustomerView> {
+    if input.phone.as_deref().is_none_or(|p| p.trim().is_empty()) {
+        ctx.require(Permission::CustomerWrite)?;
+        let scope = ctx.scope.clone();
+        let current = app
+            .db
+            .read(move |c| Box::pin(async move { customers::get(c, &scope, id).await }))
+            .await?;
+        input.phone = current.phone.map(|p| p.as_str().to_string());
+    }
+    update_customer(app, ctx, id, version, input).await
 }
 
 /// The audit form of a customer: phones are recorded masked, like everywhere people read.
@@ -972,12 +996,8 @@ pub async fn add_device(
     let author = ctx.actor.user_id();
     create_once(app, ctx, DeviceId, move |c| {
         Box::pin(async move {
-            // A brand adding a device serves the customer from now on: link it first so the
-            // customer becomes visible to the brand.
-            if let (Scope::Brands(_), Some(b)) = (&scope, d.brand_id) {
-                customers::get(c, &Scope::All, customer).await?;
-                customers::link_brand(c, customer, b, audit.at).await?;
-            }
+            // A brand adds devices only to customers it already serves; linking a customer it
+            // cannot see would hand it that customer's record (brand isolation, SPEC G3).
             customers::get(c, &scope, customer).await?;
             check_device_refs(c, customer, &d).await?;
             let id = devices::insert(c, customer, &d, audit.at).await?;

@@ -65,7 +65,22 @@ where
             id: wrap(id),
             replayed: true,
         }),
-        Err(e) => Err(e),
+        // A concurrent request with the same key may have committed while ours ran and made
+        // ours fail (the phone it just saved is now a duplicate): answer as its replay.
+        Err(e) => {
+            let k = key.clone();
+            match app
+                .db
+                .read(move |c| Box::pin(async move { idempotency::find(c, &k).await }))
+                .await
+            {
+                Ok(Some(earlier)) => replay(&key, &earlier).map(|id| Created {
+                    id: wrap(id),
+                    replayed: true,
+                }),
+                _ => Err(e),
+            }
+        }
     }
 }
 

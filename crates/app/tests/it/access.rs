@@ -47,7 +47,11 @@ async fn phones_are_masked_for_roles_that_do_not_call_and_reveals_are_audited() 
 
         for ctx in [&finance, &quality] {
             let o = ledger::overview(&w.app, ctx, id).await.unwrap();
-            assert_eq!(o.customer.phone.as_deref(), Some("138****5678"), "{which:?}");
+            assert_eq!(
+                o.customer.phone.as_deref(),
+                Some("138****5678"),
+                "{which:?}"
+            );
             assert!(o.customer.phone_masked);
             assert_eq!(o.contacts[0].phone.as_deref(), Some("139****5678"));
             let list = ledger::list_customers(&w.app, ctx, CustomerFilter::default())
@@ -160,7 +164,8 @@ async fn roles_without_a_permission_are_refused_and_change_nothing() {
         assert_eq!(o.customer.version, 1);
         assert_eq!(o.timeline.len(), 1);
         assert!(o.devices.is_empty() && o.contacts.is_empty());
-        let login = app::auth::login(&w.app, &w.clock(), "sneaky", crate::PASSWORD, "1.1.1.1").await;
+        let login =
+            app::auth::login(&w.app, &w.clock(), "sneaky", crate::PASSWORD, "1.1.1.1").await;
         assert_eq!(code(&login), "bad_credentials");
     })
     .await;
@@ -227,18 +232,20 @@ async fn a_brand_sees_only_the_customers_and_records_of_its_brand() {
         .await
         .unwrap();
 
-        let brand = w.user_linked("aqua.user", &["brand_user"], Some(aqua), None).await;
+        let brand = w
+            .user_linked("aqua.user", &["brand_user"], Some(aqua), None)
+            .await;
 
         // Its own customer, with only its own devices and timeline entries.
-        let o = ledger::overview(&w.app, &brand, served).await.unwrap();
-        assert_eq!(o.customer.name, "蒋一", "{which:?}");
-        assert!(o.customer.phone_masked, "brands see masks");
+        let page = ledger::overview(&w.app, &brand, served).await.unwrap();
+        assert_eq!(page.customer.name, "蒋一", "{which:?}");
+        assert!(page.customer.phone_masked, "brands see masks");
         assert_eq!(
-            o.devices.iter().map(|d| d.id).collect::<Vec<_>>(),
+            page.devices.iter().map(|d| d.id).collect::<Vec<_>>(),
             [aqua_dev.0]
         );
         assert_eq!(
-            o.timeline
+            page.timeline
                 .iter()
                 .map(|e| (e.kind.as_str(), e.device_id))
                 .collect::<Vec<_>>(),
@@ -262,7 +269,9 @@ async fn a_brand_sees_only_the_customers_and_records_of_its_brand() {
                 "not_found"
             );
             assert_eq!(
-                code(&ledger::timeline(&w.app, &brand, Of::Customer(other), None, None, None).await),
+                code(
+                    &ledger::timeline(&w.app, &brand, Of::Customer(other), None, None, None).await
+                ),
                 "not_found"
             );
             assert_eq!(
@@ -280,7 +289,7 @@ async fn a_brand_sees_only_the_customers_and_records_of_its_brand() {
                 .unwrap()
                 .is_empty()
         );
-        let q = ledger::list_customers(
+        let by_name = ledger::list_customers(
             &w.app,
             &brand,
             CustomerFilter {
@@ -290,12 +299,12 @@ async fn a_brand_sees_only_the_customers_and_records_of_its_brand() {
         )
         .await
         .unwrap();
-        assert!(q.items.is_empty());
+        assert!(by_name.items.is_empty());
         assert!(ledger::duplicates(&w.app, &brand).await.unwrap().is_empty());
 
         // A brand registers products only under its own name.
-        let r = ledger::add_device(&w.app, &brand, served, purifier(midea, "MD-X")).await;
-        assert_eq!(fields(&r), ["brand_id"], "{which:?}");
+        let refused = ledger::add_device(&w.app, &brand, served, purifier(midea, "MD-X")).await;
+        assert_eq!(fields(&refused), ["brand_id"], "{which:?}");
         let mine = ledger::add_device(
             &w.app,
             &brand,
@@ -308,16 +317,41 @@ async fn a_brand_sees_only_the_customers_and_records_of_its_brand() {
         .await
         .unwrap()
         .id;
-        let d = ledger::get_device(&w.app, &brand, mine).await.unwrap();
-        assert_eq!(d.brand_id, Some(aqua.0), "filled in from the brand's scope");
+        let device = ledger::get_device(&w.app, &brand, mine).await.unwrap();
+        assert_eq!(
+            device.brand_id,
+            Some(aqua.0),
+            "filled in from the brand's scope"
+        );
         // It may not move its own product to another brand either.
-        let r = ledger::update_device(&w.app, &brand, mine, 1, purifier(midea, "QG-2")).await;
-        assert_eq!(fields(&r), ["brand_id"]);
+        let refused = ledger::update_device(&w.app, &brand, mine, 1, purifier(midea, "QG-2")).await;
+        assert_eq!(fields(&refused), ["brand_id"]);
 
-        // A customer the brand creates is linked to it and visible to it, not to other brands.
+        // Brand users do not create customers; a brand integration (an administrator's token
+        // narrowed to the brand) does, and its customers are linked to that brand only.
+        let refused =
+            ledger::create_customer(&w.app, &brand, individual("杨四", "13800000074")).await;
+        assert_eq!(code(&refused), "forbidden");
+        let (_, token) = app::auth::create_token(&w.app, &admin, "沁园 CRM", Some(aqua))
+            .await
+            .unwrap();
+        let integration = app::auth::bearer(&w.app, &w.clock(), &token)
+            .await
+            .unwrap()
+            .unwrap()
+            .ctx(w.clock(), "req-i".into(), "zh-CN".into());
         let new = w
-            .customer(&brand, individual("杨四", "13800000074"))
+            .customer(&integration, individual("杨四", "13800000074"))
             .await;
+        let page = ledger::overview(&w.app, &brand, new).await.unwrap();
+        assert_eq!(
+            page.timeline
+                .iter()
+                .map(|e| e.kind.as_str())
+                .collect::<Vec<_>>(),
+            ["created"],
+            "the brand sees the creation it made"
+        );
         let list = ledger::list_customers(&w.app, &brand, CustomerFilter::default())
             .await
             .unwrap();
@@ -413,9 +447,7 @@ async fn a_dealer_sees_itself_and_its_own_customers_and_creates_into_its_slice()
         assert_eq!(w.view(&admin, not_theirs).await.name, "何二");
 
         // What the dealer creates is its own, whatever the body says.
-        let mine = w
-            .customer(&d, individual("孔五", "13800000085"))
-            .await;
+        let mine = w.customer(&d, individual("孔五", "13800000085")).await;
         let claimed = w
             .customer(
                 &d,
@@ -452,7 +484,58 @@ async fn a_dealer_sees_itself_and_its_own_customers_and_creates_into_its_slice()
             .await
             .unwrap();
         assert_eq!(list.items.len(), 5, "{which:?}");
-        assert!(list.items.iter().all(|c| c.id == dealer.0 || c.dealer_id == Some(dealer.0)));
+        assert!(
+            list.items
+                .iter()
+                .all(|c| c.id == dealer.0 || c.dealer_id == Some(dealer.0))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_brand_cannot_attach_itself_to_a_customer_it_does_not_serve() {
+    each_backend(|db, which| async move {
+        let w = World::new(db, which);
+        let aqua = w.brand("aqua", "沁园").await;
+        let stranger = w
+            .customer(
+                &w.sys,
+                CustomerInput {
+                    address: Some(xihu("文三路 90 号")),
+                    contacts: vec![contact("家人", "13900000131")],
+                    ..individual("陌生人", "13800000131")
+                },
+            )
+            .await;
+        let brand = w
+            .user_linked("aqua.probe", &["brand_user"], Some(aqua), None)
+            .await;
+        assert_eq!(
+            code(&ledger::get_customer(&w.app, &brand, stranger).await),
+            "not_found"
+        );
+
+        // Guessing the id and registering a product there must not open the customer up.
+        let r = ledger::add_device(
+            &w.app,
+            &brand,
+            stranger,
+            DeviceInput {
+                category: "净水器".into(),
+                model: "QG-1".into(),
+                ..DeviceInput::default()
+            },
+        )
+        .await;
+        assert_eq!(code(&r), "not_found", "{which:?}: {r:?}");
+        assert_eq!(
+            code(&ledger::get_customer(&w.app, &brand, stranger).await),
+            "not_found",
+            "{which:?}: the customer's name and address leaked to the brand"
+        );
+        let o = ledger::overview(&w.app, &w.sys, stranger).await.unwrap();
+        assert!(o.devices.is_empty());
     })
     .await;
 }

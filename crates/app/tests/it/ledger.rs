@@ -93,7 +93,10 @@ async fn a_new_customer_shows_region_contacts_timeline_and_is_audited() {
             "the audit log keeps phones masked: {after}"
         );
         let contacts = w.audit("contact", None).await;
-        assert!(contacts.is_empty(), "contacts made with the customer are part of its row");
+        assert!(
+            contacts.is_empty(),
+            "contacts made with the customer are part of its row"
+        );
 
         // The caller on the line is found by the customer's phone and by a contact's.
         for phone in ["13812345678", "+86 139-0000-1111", "0571-88881234"] {
@@ -212,8 +215,8 @@ async fn an_update_needs_the_version_it_was_based_on() {
         );
 
         // Taking another customer's phone is a duplicate, naming that customer.
-        let dup = ledger::update_customer(&w.app, &agent, id, 2, individual("李四", "13800000002"))
-            .await;
+        let dup =
+            ledger::update_customer(&w.app, &agent, id, 2, individual("李四", "13800000002")).await;
         match dup {
             Err(app::Error::Duplicate { existing, .. }) => assert_eq!(existing, Some(other.0)),
             other => panic!("{which:?}: expected duplicate, got {other:?}"),
@@ -329,7 +332,11 @@ async fn hostile_strings_are_stored_and_read_back_verbatim() {
         assert_eq!(o.devices[0].serial.as_deref(), Some(quotes));
         let note = o.timeline.iter().find(|e| e.kind == "note").unwrap();
         assert_eq!(note.body, format!("{script}\n{drop}"));
-        let added = o.timeline.iter().find(|e| e.kind == "device_added").unwrap();
+        let added = o
+            .timeline
+            .iter()
+            .find(|e| e.kind == "device_added")
+            .unwrap();
         assert_eq!(added.body, format!("{drop} {script}"));
         assert_eq!(added.device_id, Some(dev.0));
 
@@ -421,7 +428,10 @@ async fn contacts_and_addresses_are_added_and_removed() {
         );
         let deletes = w.audit("contact", Some(ct.0)).await;
         assert_eq!(
-            deletes.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+            deletes
+                .iter()
+                .map(|r| r.action.as_str())
+                .collect::<Vec<_>>(),
             ["delete", "create"]
         );
 
@@ -471,7 +481,11 @@ async fn the_installed_base_records_each_product_and_its_warranty() {
                 },
             )
             .await;
-        let home = ledger::overview(&w.app, &agent, id).await.unwrap().addresses[0].id;
+        let home = ledger::overview(&w.app, &agent, id)
+            .await
+            .unwrap()
+            .addresses[0]
+            .id;
         let purifier = DeviceInput {
             brand_id: Some(brand.0),
             category: "净水器".into(),
@@ -588,6 +602,80 @@ async fn the_installed_base_records_each_product_and_its_warranty() {
                 .collect::<Vec<_>>(),
             ["device_added"]
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_customer_list_filters_and_pages_newest_first() {
+    each_backend(|db, which| async move {
+        let w = World::new(db, which);
+        let agent = w.user("agent.list", &["agent"]).await;
+        let mut made = Vec::new();
+        for i in 0..7 {
+            let input = CustomerInput {
+                kind: if i == 3 { "dealer" } else { "individual" }.into(),
+                address: (i % 2 == 0).then(|| xihu(&format!("{i} 号"))),
+                ..individual(&format!("客户{i}"), &format!("1350000000{i}"))
+            };
+            made.push(w.customer(&agent, input).await.0);
+        }
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = ledger::list_customers(
+                &w.app,
+                &agent,
+                CustomerFilter {
+                    cursor,
+                    limit: Some(3),
+                    ..CustomerFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+            assert!(page.items.len() <= 3);
+            seen.extend(page.items.iter().map(|c| c.id));
+            match page.next {
+                Some(next) => cursor = Some(next.encode()),
+                None => break,
+            }
+        }
+        made.reverse();
+        assert_eq!(seen, made, "{which:?}: every customer once, newest first");
+
+        let filtered = |f: CustomerFilter| {
+            let (app, agent) = (w.app.clone(), agent.clone());
+            async move {
+                ledger::list_customers(&app, &agent, f)
+                    .await
+                    .map(|p| p.items.len())
+            }
+        };
+        let dealers = filtered(CustomerFilter {
+            kind: Some("dealer".into()),
+            ..CustomerFilter::default()
+        })
+        .await;
+        assert_eq!(dealers.unwrap(), 1);
+        let in_hangzhou = filtered(CustomerFilter {
+            city: Some("330100".into()),
+            ..CustomerFilter::default()
+        })
+        .await;
+        assert_eq!(in_hangzhou.unwrap(), 4);
+        let bad_kind = filtered(CustomerFilter {
+            kind: Some("martian".into()),
+            ..CustomerFilter::default()
+        })
+        .await;
+        assert_eq!(fields(&bad_kind), ["kind"]);
+        let bad_cursor = filtered(CustomerFilter {
+            cursor: Some("%%%".into()),
+            ..CustomerFilter::default()
+        })
+        .await;
+        assert_eq!(fields(&bad_cursor), ["cursor"]);
     })
     .await;
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use app::admin::{self, UserInput};
 use app::auth::Principal;
-use app::ledger::{self, AddressInput, ContactInput, CustomerInput, CustomerView};
+use app::ledger::{AddressInput, ContactInput, CustomerInput, CustomerView};
 use app::{App, Clock, Ctx, Error, FixedClock, Settings};
 use domain::{BrandId, CustomerId, Scope, Timestamp};
 use store::audit::{AuditQuery, AuditRow};
@@ -96,14 +96,16 @@ impl World {
         let s = app::auth::login(&self.app, &self.clock(), login, PASSWORD, "10.0.0.1")
             .await
             .unwrap_or_else(|e| panic!("{:?}: login {login}: {e}", self.which));
-        Principal::of_user(s.user, None)
-            .expect("principal")
-            .ctx(self.clock(), "req-1".into(), "zh-CN".into())
+        Principal::of_user(s.user, None).expect("principal").ctx(
+            self.clock(),
+            "req-1".into(),
+            "zh-CN".into(),
+        )
     }
 
     /// Creates a customer as `ctx`, panicking with the error on failure.
     pub async fn customer(&self, ctx: &Ctx, input: CustomerInput) -> CustomerId {
-        ledger::create_customer(&self.app, ctx, input)
+        app::ledger::create_customer(&self.app, ctx, input)
             .await
             .unwrap_or_else(|e| panic!("{:?}: create customer: {e}", self.which))
             .id
@@ -142,7 +144,7 @@ impl World {
     }
 
     pub async fn view(&self, ctx: &Ctx, id: CustomerId) -> CustomerView {
-        ledger::get_customer(&self.app, ctx, id)
+        app::ledger::get_customer(&self.app, ctx, id)
             .await
             .unwrap_or_else(|e| panic!("{:?}: get customer {id:?}: {e}", self.which))
     }

@@ -147,7 +147,15 @@ async fn merging_moves_everything_and_leaves_a_tombstone() {
         assert_eq!(code(&r), "version_conflict");
         let r = ledger::merge(&w.app, &manager, keep, kv, dup, dv - 1).await;
         assert_eq!(code(&r), "version_conflict");
-        let r = ledger::merge(&w.app, &manager, keep, kv, domain::CustomerId(dup.0 + 50), 1).await;
+        let r = ledger::merge(
+            &w.app,
+            &manager,
+            keep,
+            kv,
+            domain::CustomerId(dup.0 + 50),
+            1,
+        )
+        .await;
         assert_eq!(fields(&r), ["from_id"]);
         let r = ledger::merge(&w.app, &manager, domain::CustomerId(dup.0 + 50), 1, dup, dv).await;
         assert_eq!(code(&r), "not_found");

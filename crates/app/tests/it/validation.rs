@@ -16,16 +16,32 @@ fn with_address(a: AddressInput) -> CustomerInput {
 fn bad_customers() -> Vec<(&'static str, CustomerInput, &'static str)> {
     vec![
         ("short phone", individual("赵六", "12345"), "phone"),
-        ("letters in phone", individual("赵六", "138-abcd-5678"), "phone"),
-        ("not a mobile prefix", individual("赵六", "23812345678"), "phone"),
+        (
+            "letters in phone",
+            individual("赵六", "138-abcd-5678"),
+            "phone",
+        ),
+        (
+            "not a mobile prefix",
+            individual("赵六", "23812345678"),
+            "phone",
+        ),
         ("empty name", individual("   ", "13800000006"), "name"),
         (
             "100k-character name",
             individual(&"张".repeat(100_000), "13800000006"),
             "name",
         ),
-        ("NUL in name", individual("赵\u{0}六", "13800000006"), "name"),
-        ("escape in name", individual("赵\u{1b}[31m六", "13800000006"), "name"),
+        (
+            "NUL in name",
+            individual("赵\u{0}六", "13800000006"),
+            "name",
+        ),
+        (
+            "escape in name",
+            individual("赵\u{1b}[31m六", "13800000006"),
+            "name",
+        ),
         (
             "bell in remark",
             CustomerInput {
