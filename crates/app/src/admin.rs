@@ -221,7 +221,8 @@ pub async fn update_user(
     };
     let audit = audit_entry(ctx, "update", "user");
     let after = user_json(&d);
-    app.db
+    let v = app
+        .db
         .write(move |c| {
             Box::pin(async move {
                 let before = users::get(c, id).await?;
@@ -243,10 +244,13 @@ pub async fn update_user(
                         Some(after),
                     )
                     .await?;
-                Ok(v)
+                Ok::<_, Error>(v)
             })
         })
-        .await
+        .await?;
+    // Roles, scope or the account itself changed: cached tokens must be resolved again.
+    app.tokens.clear();
+    Ok(v)
 }
 
 pub async fn users(app: &crate::App, ctx: &Ctx) -> Result<Vec<User>> {

@@ -138,10 +138,49 @@ pub async fn session(
     Ok(Some((Principal::of_user(user, None)?, s.csrf_token)))
 }
 
+/// How long a resolved bearer token is trusted without asking the database again. Revoking a
+/// token or changing an account clears this process's cache at once; other nodes of a
+/// PostgreSQL deployment notice within this time.
+const TOKEN_CACHE_MS: i64 = 30_000;
+
+/// Bearer tokens recently resolved by this process: an integration sends the same token
+/// thousands of times a minute, and each lookup is three queries.
+#[derive(Default)]
+pub struct TokenCache(std::sync::Mutex<std::collections::HashMap<String, (Principal, Timestamp)>>);
+
+impl TokenCache {
+    fn get(&self, hash: &str, now: Timestamp) -> Option<Principal> {
+        let map = self.0.lock().ok()?;
+        map.get(hash)
+            .filter(|(_, at)| now.0 - at.0 < TOKEN_CACHE_MS)
+            .map(|(p, _)| p.clone())
+    }
+
+    fn put(&self, hash: String, p: Principal, now: Timestamp) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= 10_000 {
+                map.clear();
+            }
+            map.insert(hash, (p, now));
+        }
+    }
+
+    /// Forgets every cached token (after a revocation or an account change).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
+}
+
 /// The principal a bearer token stands for; None when unknown or revoked.
 pub async fn bearer(app: &App, clock: &Arc<dyn Clock>, token: &str) -> Result<Option<Principal>> {
     let now = clock.now();
     let hash = digest(token);
+    if let Some(p) = app.tokens.get(&hash, now) {
+        return Ok(Some(p));
+    }
+    let key = hash.clone();
     let found = app
         .db
         .read(move |c| {
@@ -165,7 +204,9 @@ pub async fn bearer(app: &App, clock: &Arc<dyn Clock>, token: &str) -> Result<Op
             .write(move |c| Box::pin(async move { sessions::touch_token(c, id, now).await }))
             .await?;
     }
-    Ok(Some(Principal::of_user(user, Some(&t))?))
+    let principal = Principal::of_user(user, Some(&t))?;
+    app.tokens.put(key, principal.clone(), now);
+    Ok(Some(principal))
 }
 
 /// An authenticated user with what they may do and see.
@@ -298,8 +339,10 @@ pub async fn revoke_token(app: &App, ctx: &Ctx, id: ApiTokenId) -> Result<()> {
                         None,
                     )
                     .await?;
-                Ok(())
+                Ok::<_, Error>(())
             })
         })
-        .await
+        .await?;
+    app.tokens.clear();
+    Ok(())
 }

@@ -783,7 +783,9 @@ pub async fn update_customer(
             Box::pin(async move {
                 let before = customers::get(c, &scope, id).await?;
                 if let Some(into) = before.merged_into {
-                    return Err(Error::Conflict(format!("this customer was merged into #{into}; edit that one")));
+                    return Err(Error::Conflict(format!(
+                        "this customer was merged into #{into}; edit that one"
+                    )));
                 }
                 if let Some(d) = draft.dealer_id {
                     if d == id {

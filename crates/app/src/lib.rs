@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 mod ctx;
+pub mod demo;
 mod error;
 pub mod ledger;
 mod once;
@@ -47,6 +48,7 @@ pub struct App {
     pub db: Db,
     pub regions: Arc<Regions>,
     pub settings: Arc<Settings>,
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 impl App {
@@ -55,6 +57,7 @@ impl App {
             db,
             regions,
             settings: Arc::new(settings),
+            tokens: Arc::default(),
         }
     }
 }

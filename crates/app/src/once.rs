@@ -30,17 +30,8 @@ where
             replayed: false,
         });
     };
-    let k = key.clone();
-    if let Some(earlier) = app
-        .db
-        .read(move |c| Box::pin(async move { idempotency::find(c, &k).await }))
-        .await?
-    {
-        return replay(&key, &earlier).map(|id| Created {
-            id: wrap(id),
-            replayed: true,
-        });
-    }
+    // No read before the write: retries are rare, and the key is recorded in the same
+    // transaction as the resource, so a retry finds out there (and rolls its work back).
     let at = ctx.now();
     let k = key.clone();
     let out = app

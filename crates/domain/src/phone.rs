@@ -64,7 +64,12 @@ impl Phone {
     pub fn masked(&self) -> String {
         let d = &self.0;
         // Mobiles, 400/800 numbers and the two-digit area codes (010, 02x) keep three digits.
-        let keep_head = if is_mobile(d) || is_service(d) || d.starts_with("01") || d.starts_with("02") { 3 } else { 4 };
+        let keep_head =
+            if is_mobile(d) || is_service(d) || d.starts_with("01") || d.starts_with("02") {
+                3
+            } else {
+                4
+            };
         let tail = d.len().saturating_sub(4).max(keep_head);
         format!("{}****{}", &d[..keep_head], &d[tail..])
     }

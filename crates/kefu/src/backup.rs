@@ -14,10 +14,13 @@ pub async fn backup(data_dir: &Path, out: &Path) -> Result<()> {
     }
     let work = tempfile_in(data_dir)?;
     let snapshot = work.join("kefu.db");
-    store::sqlite_snapshot(&db, &snapshot).await.context("copying the database")?;
+    store::sqlite_snapshot(&db, &snapshot)
+        .await
+        .context("copying the database")?;
     let tmp_out = out.with_extension("tar.partial");
     {
-        let file = File::create(&tmp_out).with_context(|| format!("creating {}", tmp_out.display()))?;
+        let file =
+            File::create(&tmp_out).with_context(|| format!("creating {}", tmp_out.display()))?;
         let mut tar = tar::Builder::new(file);
         tar.append_path_with_name(&snapshot, "kefu.db")?;
         let files = data_dir.join("files");
@@ -34,19 +37,24 @@ pub async fn backup(data_dir: &Path, out: &Path) -> Result<()> {
 pub async fn restore(data_dir: &Path, archive: &Path, force: bool) -> Result<()> {
     std::fs::create_dir_all(data_dir)?;
     let db = data_dir.join("kefu.db");
-    let _lock = store::lock_database(&db).context("kefu is running on this data folder; stop it first")?;
+    let _lock =
+        store::lock_database(&db).context("kefu is running on this data folder; stop it first")?;
     if db.exists() && !force {
         bail!("{} exists; pass --force to replace it", db.display());
     }
     let work = tempfile_in(data_dir)?;
-    let mut tar = tar::Archive::new(File::open(archive).with_context(|| format!("opening {}", archive.display()))?);
+    let mut tar = tar::Archive::new(
+        File::open(archive).with_context(|| format!("opening {}", archive.display()))?,
+    );
     // `unpack` refuses entries that would land outside `work` (absolute paths, ..).
     tar.unpack(&work).context("unpacking the backup")?;
     let restored = work.join("kefu.db");
     if !restored.exists() {
         bail!("{} holds no kefu.db", archive.display());
     }
-    store::sqlite_check(&restored).await.context("the backup's database is damaged")?;
+    store::sqlite_check(&restored)
+        .await
+        .context("the backup's database is damaged")?;
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(data_dir.join(format!("kefu.db{suffix}")));
     }

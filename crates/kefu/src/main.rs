@@ -108,7 +108,9 @@ enum Command {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(cli))
 }
 
@@ -119,14 +121,27 @@ async fn run(cli: Cli) -> Result<()> {
             let app = open_app(&args.db).await?;
             serve(app, &args).await
         }
-        Command::Demo { serve: args, customers, seed, no_serve } => {
+        Command::Demo {
+            serve: args,
+            customers,
+            seed,
+            no_serve,
+        } => {
             logging(if no_serve { "text" } else { &args.log_format });
             let app = open_app(&args.db).await?;
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let users = app.db.read(|c| Box::pin(async move { store::users::count(c).await })).await?;
+            let users = app
+                .db
+                .read(|c| Box::pin(async move { store::users::count(c).await }))
+                .await?;
             let password = if users == 0 {
                 eprintln!("building the demo: {customers} customers (seed {seed}) …");
-                let report = app::demo::build(&app, &Ctx::system("demo", clock), &app::demo::DemoOptions { customers, seed }).await?;
+                let report = app::demo::build(
+                    &app,
+                    &Ctx::system("demo", clock),
+                    &app::demo::DemoOptions { customers, seed },
+                )
+                .await?;
                 eprintln!(
                     "built {} customers, {} devices, {} timeline entries in {:.1} s",
                     report.customers,
@@ -137,7 +152,9 @@ async fn run(cli: Cli) -> Result<()> {
                 print_logins(&report.users, &report.password);
                 Some(report.password)
             } else {
-                eprintln!("the data folder already holds a demo; serving it (logins as printed when it was built, password kefu-demo)");
+                eprintln!(
+                    "the data folder already holds a demo; serving it (logins as printed when it was built, password kefu-demo)"
+                );
                 None
             };
             if let Some(size) = database_size(&args.db) {
@@ -146,7 +163,13 @@ async fn run(cli: Cli) -> Result<()> {
             if no_serve {
                 return Ok(());
             }
-            eprintln!("kefu demo: open http://{}/ {}", args.listen, password.map(|p| format!("(password {p})")).unwrap_or_default());
+            eprintln!(
+                "kefu demo: open http://{}/ {}",
+                args.listen,
+                password
+                    .map(|p| format!("(password {p})"))
+                    .unwrap_or_default()
+            );
             serve(app, &args).await
         }
         Command::Init { db, login } => {
@@ -154,10 +177,19 @@ async fn run(cli: Cli) -> Result<()> {
             let app = open_app(&db).await?;
             let (password, generated) = match std::env::var("KEFU_ADMIN_PASSWORD") {
                 Ok(p) if !p.is_empty() => (p, false),
-                _ if std::io::stdin().is_terminal() => (rpassword::prompt_password(format!("password for {login}: "))?, false),
+                _ if std::io::stdin().is_terminal() => (
+                    rpassword::prompt_password(format!("password for {login}: "))?,
+                    false,
+                ),
                 _ => (app::secret::random_token()[..20].to_string(), true),
             };
-            app::admin::init_admin(&app, &Ctx::system("init", Arc::new(SystemClock)), &login, &password).await?;
+            app::admin::init_admin(
+                &app,
+                &Ctx::system("init", Arc::new(SystemClock)),
+                &login,
+                &password,
+            )
+            .await?;
             println!("created administrator {login}");
             if generated {
                 println!("generated password (shown once): {password}");
@@ -171,22 +203,36 @@ async fn run(cli: Cli) -> Result<()> {
             app.db.close().await;
             Ok(())
         }
-        Command::Token { db, login, name, brand_id } => {
+        Command::Token {
+            db,
+            login,
+            name,
+            brand_id,
+        } => {
             logging("text");
             let app = open_app(&db).await?;
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let l = login.clone();
-            let user = app.db.read(move |c| Box::pin(async move { store::users::by_login(c, &l).await })).await?.with_context(|| format!("no user {login}"))?.0;
+            let user = app
+                .db
+                .read(move |c| Box::pin(async move { store::users::by_login(c, &l).await }))
+                .await?
+                .with_context(|| format!("no user {login}"))?
+                .0;
             let principal = app::auth::Principal::of_user(user, None)?;
             let ctx = principal.ctx(clock, String::new(), "zh-CN".into());
-            let (_, token) = app::auth::create_token(&app, &ctx, &name, brand_id.map(domain::BrandId)).await?;
+            let (_, token) =
+                app::auth::create_token(&app, &ctx, &name, brand_id.map(domain::BrandId)).await?;
             println!("{token}");
             Ok(())
         }
         Command::Backup { db, file } => {
             logging("text");
             if db.database.is_some() {
-                bail!("kefu backup covers the embedded SQLite database; for PostgreSQL use pg_dump (or base backups) and copy {}/files", db.data_dir.display());
+                bail!(
+                    "kefu backup covers the embedded SQLite database; for PostgreSQL use pg_dump (or base backups) and copy {}/files",
+                    db.data_dir.display()
+                );
             }
             backup::backup(&db.data_dir, &file).await?;
             println!("wrote {}", file.display());
@@ -195,7 +241,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Restore { db, file, force } => {
             logging("text");
             if db.database.is_some() {
-                bail!("kefu restore covers the embedded SQLite database; for PostgreSQL use pg_restore");
+                bail!(
+                    "kefu restore covers the embedded SQLite database; for PostgreSQL use pg_restore"
+                );
             }
             backup::restore(&db.data_dir, &file, force).await?;
             println!("restored {} into {}", file.display(), db.data_dir.display());
@@ -215,14 +263,29 @@ fn database_size(db: &DbArgs) -> Option<u64> {
     if db.database.is_some() {
         return None;
     }
-    ["kefu.db", "kefu.db-wal"].iter().map(|f| std::fs::metadata(db.data_dir.join(f)).map(|m| m.len()).unwrap_or(0)).sum::<u64>().into()
+    ["kefu.db", "kefu.db-wal"]
+        .iter()
+        .map(|f| {
+            std::fs::metadata(db.data_dir.join(f))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        })
+        .sum::<u64>()
+        .into()
 }
 
 fn logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
-        builder.json().with_current_span(true).with_span_list(false).init();
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     } else {
         builder.init();
     }
@@ -232,26 +295,50 @@ async fn open_app(db: &DbArgs) -> Result<App> {
     let opts = match &db.database {
         Some(url) => OpenOptions::new(url.clone()),
         None => {
-            std::fs::create_dir_all(db.data_dir.join("files")).with_context(|| format!("creating {}", db.data_dir.display()))?;
+            std::fs::create_dir_all(db.data_dir.join("files"))
+                .with_context(|| format!("creating {}", db.data_dir.display()))?;
             OpenOptions::sqlite_in(&db.data_dir)
         }
     };
-    let database = Db::open(&opts).await.with_context(|| format!("opening the database in {}", where_is(db)))?;
-    Ok(App::new(database, Arc::new(web::assets::regions()), Settings::default()))
+    let database = Db::open(&opts)
+        .await
+        .with_context(|| format!("opening the database in {}", where_is(db)))?;
+    Ok(App::new(
+        database,
+        Arc::new(web::assets::regions()),
+        Settings::default(),
+    ))
 }
 
 fn where_is(db: &DbArgs) -> String {
-    db.database.as_ref().map_or_else(|| db.data_dir.display().to_string(), |u| u.split('@').next_back().unwrap_or(u).to_string())
+    db.database.as_ref().map_or_else(
+        || db.data_dir.display().to_string(),
+        |u| u.split('@').next_back().unwrap_or(u).to_string(),
+    )
 }
 
 async fn serve(app: App, args: &ServeArgs) -> Result<()> {
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     tokio::spawn(sweeper(app.clone(), clock.clone()));
-    let state = web::AppState { app: app.clone(), clock, metrics, secure_cookies: args.secure_cookies };
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let state = web::AppState {
+        app: app.clone(),
+        clock,
+        metrics,
+        secure_cookies: args.secure_cookies,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(listen = %args.listen, data = %where_is(&args.db), "kefu serving");
-    axum::serve(listener, web::router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(
+        listener,
+        web::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     app.db.close().await;
     Ok(())
 }
@@ -265,7 +352,15 @@ async fn sweeper(app: App, clock: Arc<dyn Clock>) {
         let out = app
             .db
             .write(move |c| {
-                Box::pin(async move { store::sessions::sweep(c, now, domain::Timestamp(now.0 - 24 * 3600 * 1000), domain::Timestamp(now.0 - 24 * 3600 * 1000)).await })
+                Box::pin(async move {
+                    store::sessions::sweep(
+                        c,
+                        now,
+                        domain::Timestamp(now.0 - 24 * 3600 * 1000),
+                        domain::Timestamp(now.0 - 24 * 3600 * 1000),
+                    )
+                    .await
+                })
             })
             .await;
         if let Err(e) = out {
@@ -280,7 +375,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -289,4 +385,3 @@ async fn shutdown() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
     tracing::info!("shutting down");
 }
-

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 const KEFU: &str = env!("CARGO_BIN_EXE_kefu");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn kefu(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -32,7 +36,13 @@ impl Server {
     fn start(dir: &Path) -> Self {
         let port = free_port();
         let child = Command::new(KEFU)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log-format", "text"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "text",
+            ])
             .arg("--data-dir")
             .arg(dir)
             .env("KEFU_LOG", "warn")
@@ -59,16 +69,27 @@ impl Server {
 }
 
 /// A minimal HTTP/1.1 client over a TCP stream, so the test needs nothing but std.
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return (0, String::new()) };
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
     if let Some(b) = body {
-        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
     }
     req.push_str("\r\n");
     req.push_str(body.unwrap_or(""));
@@ -77,14 +98,25 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<
     }
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 fn token(dir: &Path) -> String {
     let out = kefu(dir, &["token", "--login", "admin", "--name", "test"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -93,7 +125,11 @@ fn acknowledged_writes_survive_a_kill_and_backup_restores_them() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let init = kefu(&dir, &["init"]);
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let again = kefu(&dir, &["init"]);
     assert!(!again.status.success(), "a second init must refuse");
     let token = token(&dir);
@@ -102,7 +138,11 @@ fn acknowledged_writes_survive_a_kill_and_backup_restores_them() {
     // While it runs, a second writer is refused.
     let locked = kefu(&dir, &["token", "--login", "admin"]);
     assert!(!locked.status.success());
-    assert!(String::from_utf8_lossy(&locked.stderr).contains("locked"), "{}", String::from_utf8_lossy(&locked.stderr));
+    assert!(
+        String::from_utf8_lossy(&locked.stderr).contains("locked"),
+        "{}",
+        String::from_utf8_lossy(&locked.stderr)
+    );
 
     let mut acknowledged = Vec::new();
     std::thread::scope(|s| {
@@ -128,23 +168,49 @@ fn acknowledged_writes_survive_a_kill_and_backup_restores_them() {
     });
     let backup = tmp.path().join("backup.tar");
     let out = kefu(&dir, &["backup", backup.to_str().unwrap()]);
-    assert!(out.status.success(), "backup while serving: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "backup while serving: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     server.kill();
 
     let server = Server::start(&dir);
     for id in &acknowledged {
-        let (status, _) = http(&server.base, "GET", &format!("/api/v1/customers/{id}"), Some(&token), None);
+        let (status, _) = http(
+            &server.base,
+            "GET",
+            &format!("/api/v1/customers/{id}"),
+            Some(&token),
+            None,
+        );
         assert_eq!(status, 200, "customer {id} was acknowledged but lost");
     }
-    let restore_while_running = kefu(&tmp.path().join("data"), &["restore", backup.to_str().unwrap(), "--force"]);
-    assert!(!restore_while_running.status.success(), "restore must refuse while kefu runs");
+    let restore_while_running = kefu(
+        &tmp.path().join("data"),
+        &["restore", backup.to_str().unwrap(), "--force"],
+    );
+    assert!(
+        !restore_while_running.status.success(),
+        "restore must refuse while kefu runs"
+    );
     server.kill();
 
     let fresh = tmp.path().join("restored");
     let out = kefu(&fresh, &["restore", backup.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server = Server::start(&fresh);
-    let (status, body) = http(&server.base, "GET", "/api/v1/customers?limit=200", Some(&token), None);
+    let (status, body) = http(
+        &server.base,
+        "GET",
+        "/api/v1/customers?limit=200",
+        Some(&token),
+        None,
+    );
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["items"].as_array().unwrap().len(), acknowledged.len());

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Acquire, AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
@@ -267,7 +267,11 @@ impl Db {
 /// lock lives as long as the returned file.
 pub fn lock_database(db_path: &Path) -> Result<File, Error> {
     let lock_path = db_path.with_extension("db.lock");
-    let file = File::options().create(true).truncate(false).write(true).open(&lock_path)?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
     if file.try_lock().is_err() {
         return Err(Error::Locked(lock_path.display().to_string()));
     }
@@ -278,7 +282,10 @@ pub fn lock_database(db_path: &Path) -> Result<File, Error> {
 pub async fn sqlite_snapshot(db_path: &Path, dest: &Path) -> Result<(), Error> {
     sqlx::any::install_default_drivers();
     let url = format!("sqlite://{}?mode=ro", db_path.display());
-    let mut conn = AnyConnectOptions::from_url(&url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?)?.connect().await?;
+    let mut conn =
+        AnyConnectOptions::from_url(&url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?)?
+            .connect()
+            .await?;
     conn.execute("PRAGMA busy_timeout=5000").await?;
     crate::dialect::vacuum_into(&mut conn, Backend::Sqlite, &dest.display().to_string()).await?;
     conn.close().await?;
@@ -289,10 +296,19 @@ pub async fn sqlite_snapshot(db_path: &Path, dest: &Path) -> Result<(), Error> {
 pub async fn sqlite_check(db_path: &Path) -> Result<(), Error> {
     sqlx::any::install_default_drivers();
     let url = format!("sqlite://{}?mode=ro", db_path.display());
-    let mut conn = AnyConnectOptions::from_url(&url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?)?.connect().await?;
-    let (verdict,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&mut conn).await?;
+    let mut conn =
+        AnyConnectOptions::from_url(&url.parse().map_err(|e| Error::Corrupt(format!("{e}")))?)?
+            .connect()
+            .await?;
+    let (verdict,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await?;
     conn.close().await?;
-    if verdict == "ok" { Ok(()) } else { Err(Error::Corrupt(verdict)) }
+    if verdict == "ok" {
+        Ok(())
+    } else {
+        Err(Error::Corrupt(verdict))
+    }
 }
 
 /// The largest batch one commit carries; beyond it, latency of the first caller would suffer.
@@ -331,18 +347,27 @@ async fn run_batch(
     batch: &mut Vec<Job>,
     done: &mut Vec<Finish>,
 ) -> Result<(), Error> {
-    let mut tx = Connection::begin(conn).await?;
-    for job in batch.drain(..) {
-        let mut sp = Acquire::begin(&mut tx).await?;
-        let (ok, finish) = job(&mut sp).await;
+    // The batch is one transaction; each job runs inside the savepoint `w`. Closing one job's
+    // savepoint and opening the next one's is a single round trip to the connection's thread,
+    // which is what a write costs most here.
+    sqlx::raw_sql("BEGIN; SAVEPOINT w")
+        .execute(&mut *conn)
+        .await?;
+    let n = batch.len();
+    for (i, job) in batch.drain(..).enumerate() {
+        let (ok, finish) = job(conn).await;
         done.push(finish);
-        if ok {
-            sp.commit().await?;
-        } else {
-            sp.rollback().await?;
+        let step = match (ok, i + 1 == n) {
+            (true, false) => "RELEASE w; SAVEPOINT w",
+            (false, false) => "ROLLBACK TO w; RELEASE w; SAVEPOINT w",
+            (true, true) => "RELEASE w; COMMIT",
+            (false, true) => "ROLLBACK TO w; RELEASE w; COMMIT",
+        };
+        if let Err(e) = sqlx::raw_sql(step).execute(&mut *conn).await {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            return Err(e.into());
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -373,13 +398,24 @@ pub fn schema_fingerprint() -> String {
 
 /// Applies the migrations up to and including `version` on a bare connection — how the upgrade
 /// test recreates the schema an older release left behind.
-pub async fn migrate_until(conn: &mut AnyConnection, backend: Backend, version: i64) -> Result<(), Error> {
+pub async fn migrate_until(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    version: i64,
+) -> Result<(), Error> {
     let all = match backend {
         Backend::Sqlite => &MIGRATOR_SQLITE,
         Backend::Postgres => &MIGRATOR_POSTGRES,
     };
-    let migrations: Vec<_> = all.iter().filter(|m| m.version <= version).cloned().collect();
-    let older = sqlx::migrate::Migrator { migrations: std::borrow::Cow::Owned(migrations), ..sqlx::migrate::Migrator::DEFAULT };
+    let migrations: Vec<_> = all
+        .iter()
+        .filter(|m| m.version <= version)
+        .cloned()
+        .collect();
+    let older = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(migrations),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
     older.run(conn).await?;
     Ok(())
 }

@@ -18,7 +18,10 @@ pub mod sql;
 pub mod timeline;
 pub mod users;
 
-pub use db::{Backend, BoxFuture, Conn, Db, OpenOptions, latest_migration, lock_database, migrate_until, schema_fingerprint, sqlite_check, sqlite_snapshot};
+pub use db::{
+    Backend, BoxFuture, Conn, Db, OpenOptions, latest_migration, lock_database, migrate_until,
+    schema_fingerprint, sqlite_check, sqlite_snapshot,
+};
 pub use error::Error;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -97,10 +97,16 @@ impl TestDb {
 pub async fn empty_postgres() -> Option<(String, EmptyPg)> {
     let admin = admin_url()?;
     template(&admin).await.as_ref()?;
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let name = format!("kefu_t_{secs}_{:08x}", rand::random::<u32>());
-    let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to PostgreSQL");
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create database");
+    let mut conn = sqlx::AnyConnection::connect(&admin)
+        .await
+        .expect("connect to PostgreSQL");
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create database");
     Some((with_database(&admin, &name), EmptyPg { admin, name }))
 }
 
@@ -112,7 +118,12 @@ pub struct EmptyPg {
 impl EmptyPg {
     pub async fn drop_database(self) {
         if let Ok(mut conn) = sqlx::AnyConnection::connect(&self.admin).await {
-            let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))).await;
+            let _ = conn
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                )))
+                .await;
         }
     }
 }
