@@ -143,7 +143,7 @@ fn parse_user(input: &UserInput) -> Result<UserDraft> {
         f.add("roles", e.to_string());
     }
     let locale = match input.locale.as_deref() {
-        None | Some("") | Some("zh-CN") => "zh-CN",
+        None | Some("" | "zh-CN") => "zh-CN",
         Some("en") => "en",
         Some(_) => {
             f.add("locale", "zh-CN or en");

@@ -50,15 +50,13 @@ pub async fn login(
         .db
         .read(move |c| Box::pin(async move { users::by_login(c, &l).await }))
         .await?;
-    let ok = match &found {
-        Some((user, hash)) => {
-            verify_password(password.to_string(), hash.clone()).await && user.active
-        }
-        None => {
-            verify_password(password.to_string(), dummy_hash().await.to_string()).await;
-            false
-        }
+    let ok = if let Some((user, hash)) = &found {
+        verify_password(password.to_string(), hash.clone()).await && user.active
+    } else {
+        verify_password(password.to_string(), dummy_hash().await.to_string()).await;
+        false
     };
+
     let (l, i) = (login.chars().take(64).collect::<String>(), ip.to_string());
     let Some((user, _)) = found.filter(|_| ok) else {
         app.db

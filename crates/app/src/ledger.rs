@@ -6,8 +6,8 @@ use domain::customer::{
     Device, DeviceDraft, NoteCategory, PurchaseChannel, TimelineEntry, TimelineKind,
 };
 use domain::{
-    AddressId, BrandId, ContactId, Cursor, CustomerId, Date, DeviceId, NoteCategoryId, Permission,
-    Phone, Scope, TimelineId, UserId,
+    AddressId, BrandId, ContactId, Cursor, CustomerId, Date, DeviceId, Permission, Phone, Scope,
+    TimelineId, UserId,
 };
 use serde::{Deserialize, Serialize};
 use store::customers::{self, CustomerQuery};
@@ -26,7 +26,7 @@ use crate::{App, Created, Ctx, Error, Result};
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
-    /// individual, dealer or brand_client
+    /// `individual`, `dealer` or `brand_client`
     pub kind: String,
     pub name: String,
     #[serde(default)]
@@ -1209,10 +1209,7 @@ pub async fn timeline(
                         devices::get(c, &scope, id).await?;
                     }
                 }
-                Ok::<_, Error>(
-                    timeline::list(c, &scope, of, cat.map(NoteCategoryId::from), before, limit)
-                        .await?,
-                )
+                Ok::<_, Error>(timeline::list(c, &scope, of, cat, before, limit).await?)
             })
         })
         .await?;

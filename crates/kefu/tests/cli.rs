@@ -1,5 +1,6 @@
 //! The binary as an operator uses it: init, serve, crash, backup and restore.
 
+use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -58,6 +59,9 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("kefu did not become ready");
     }
 
@@ -83,13 +87,14 @@ fn http(
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        let _ = write!(req, "Authorization: Bearer {t}\r\n");
     }
     if let Some(b) = body {
-        req.push_str(&format!(
+        let _ = write!(
+            req,
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
             b.len()
-        ));
+        );
     }
     req.push_str("\r\n");
     req.push_str(body.unwrap_or(""));

@@ -77,7 +77,7 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
                 authn = Some(Authn {
                     principal: p,
                     csrf: None,
-                })
+                });
             }
             Ok(None) => {
                 return ApiError::new("unauthenticated", "unknown or revoked API token")
@@ -91,7 +91,7 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
                 authn = Some(Authn {
                     principal: p,
                     csrf: Some(csrf),
-                })
+                });
             }
             Ok(None) => {}
             Err(e) => return ApiError::from(e).into_response(),
@@ -116,6 +116,11 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
             let (ok, rebuilt) = csrf_ok(&parts.headers, body, expected).await;
             body = rebuilt;
             if !ok {
+                // A browser page gets a page it can show; API clients get the JSON error.
+                if wants_html(&parts.headers) {
+                    let htmx = parts.headers.contains_key("hx-request");
+                    return crate::ui::csrf_refused(&lang, htmx);
+                }
                 return ApiError::new("forbidden", "missing or wrong CSRF token; reload the page")
                     .into_response();
             }
@@ -126,6 +131,19 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
         parts.extensions.insert(a);
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// A request from one of our pages: a form post, an htmx request or a browser asking for HTML.
+fn wants_html(headers: &HeaderMap) -> bool {
+    let has = |name: header::HeaderName, what: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains(what))
+    };
+    headers.contains_key("hx-request")
+        || has(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        || has(header::ACCEPT, "text/html")
 }
 
 /// Browsers send Origin on cross-site posts; when present it must name this host.

@@ -77,6 +77,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable snake_case code (see the table in docs/api.md).
+    // The doc is the OpenAPI description clients read; the snapshot test pins its words.
+    #[allow(clippy::doc_markdown)]
     pub code: String,
     pub message: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

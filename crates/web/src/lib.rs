@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api)
-        .merge(api::docs(openapi))
+        .merge(api::docs(&openapi))
         .merge(ui::router())
         .merge(ops::router())
         .merge(assets::router())

@@ -1,4 +1,4 @@
-//! Store integration tests: each runs on SQLite and PostgreSQL (testkit::each_backend).
+//! Store integration tests: each runs on SQLite and PostgreSQL (`testkit::each_backend`).
 
 mod customers;
 mod db;

@@ -41,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(regions))
 }
 
-/// 201 with the record and its ETag; a replayed create says so in `Idempotent-Replayed`.
+/// 201 with the record and its `ETag`; a replayed create says so in `Idempotent-Replayed`.
 pub(crate) fn created<T: Serialize>(replayed: bool, version: i64, body: T) -> Response {
     let mut r = (StatusCode::CREATED, etag(version), Json(body)).into_response();
     if replayed {

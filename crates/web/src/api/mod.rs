@@ -4,8 +4,6 @@
 mod admin;
 mod customers;
 
-use std::sync::Arc;
-
 use axum::Router;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -45,8 +43,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Swagger UI (vendored) and the document it reads.
-pub fn docs(openapi: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
-    Router::from(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", (*openapi).clone()))
+pub fn docs(openapi: &utoipa::openapi::OpenApi) -> Router<AppState> {
+    Router::from(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi.clone()))
 }
 
 /// A page of items and the cursor of the next page (absent on the last page).

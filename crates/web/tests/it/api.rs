@@ -9,8 +9,17 @@ const HANGZHOU: &str = r#""address": {"province_code": "330000", "city_code": "3
 async fn create_read_update_with_versions_and_idempotency() {
     each_backend(|db, which| async move {
         let k = kit(db).await;
-        let body = format!(r#"{{"kind": "individual", "name": "张伟", "phone": "138 1234 5678", {HANGZHOU}}}"#);
-        let r = k.call("POST", "/api/v1/customers", &[("idempotency-key", "k1")], Some(&body)).await;
+        let body = format!(
+            r#"{{"kind": "individual", "name": "张伟", "phone": "138 1234 5678", {HANGZHOU}}}"#
+        );
+        let r = k
+            .call(
+                "POST",
+                "/api/v1/customers",
+                &[("idempotency-key", "k1")],
+                Some(&body),
+            )
+            .await;
         assert_eq!(r.status, 201, "{which:?}: {}", r.body);
         assert_eq!(r.body["phone"], "13812345678");
         assert_eq!(r.body["region"], "浙江省杭州市西湖区");
@@ -18,30 +27,83 @@ async fn create_read_update_with_versions_and_idempotency() {
         let id = r.body["id"].as_i64().unwrap();
 
         // The same key and body: the same customer, flagged as a replay, nothing new.
-        let again = k.call("POST", "/api/v1/customers", &[("idempotency-key", "k1")], Some(&body)).await;
-        assert_eq!((again.status.as_u16(), again.body["id"].as_i64()), (201, Some(id)));
+        let again = k
+            .call(
+                "POST",
+                "/api/v1/customers",
+                &[("idempotency-key", "k1")],
+                Some(&body),
+            )
+            .await;
+        assert_eq!(
+            (again.status.as_u16(), again.body["id"].as_i64()),
+            (201, Some(id))
+        );
         assert_eq!(again.headers["idempotent-replayed"], "true");
         // The same key with another body is refused.
-        let other = k.call("POST", "/api/v1/customers", &[("idempotency-key", "k1")], Some(r#"{"kind": "individual", "name": "李娜"}"#)).await;
-        assert_eq!((other.status.as_u16(), other.code()), (422, "idempotency_key_reused"));
+        let other = k
+            .call(
+                "POST",
+                "/api/v1/customers",
+                &[("idempotency-key", "k1")],
+                Some(r#"{"kind": "individual", "name": "李娜"}"#),
+            )
+            .await;
+        assert_eq!(
+            (other.status.as_u16(), other.code()),
+            (422, "idempotency_key_reused")
+        );
         assert_eq!(k.count_customers().await, 1, "{which:?}");
 
         // Updates need If-Match; a stale one is refused and changes nothing.
         let upd = r#"{"kind": "individual", "name": "张伟（老客户）", "phone": "13812345678"}"#;
-        let missing = k.call("PUT", &format!("/api/v1/customers/{id}"), &[], Some(upd)).await;
-        assert_eq!((missing.status.as_u16(), missing.code()), (428, "precondition_required"));
-        let ok = k.call("PUT", &format!("/api/v1/customers/{id}"), &[("if-match", "\"1\"")], Some(upd)).await;
+        let missing = k
+            .call("PUT", &format!("/api/v1/customers/{id}"), &[], Some(upd))
+            .await;
+        assert_eq!(
+            (missing.status.as_u16(), missing.code()),
+            (428, "precondition_required")
+        );
+        let ok = k
+            .call(
+                "PUT",
+                &format!("/api/v1/customers/{id}"),
+                &[("if-match", "\"1\"")],
+                Some(upd),
+            )
+            .await;
         assert_eq!(ok.status, 200, "{}", ok.body);
         assert_eq!(ok.headers["etag"], "\"2\"");
-        let stale = k.call("PUT", &format!("/api/v1/customers/{id}"), &[("if-match", "\"1\"")], Some(r#"{"kind": "individual", "name": "覆盖"}"#)).await;
-        assert_eq!((stale.status.as_u16(), stale.code()), (409, "version_conflict"));
-        assert_eq!(k.get(&format!("/api/v1/customers/{id}")).await.body["name"], "张伟（老客户）");
+        let stale = k
+            .call(
+                "PUT",
+                &format!("/api/v1/customers/{id}"),
+                &[("if-match", "\"1\"")],
+                Some(r#"{"kind": "individual", "name": "覆盖"}"#),
+            )
+            .await;
+        assert_eq!(
+            (stale.status.as_u16(), stale.code()),
+            (409, "version_conflict")
+        );
+        assert_eq!(
+            k.get(&format!("/api/v1/customers/{id}")).await.body["name"],
+            "张伟（老客户）"
+        );
 
         // The overview carries the customer page data.
-        let note = k.post(&format!("/api/v1/customers/{id}/timeline"), r#"{"category": "quality", "body": "<script>alert(1)</script>"}"#).await;
+        let note = k
+            .post(
+                &format!("/api/v1/customers/{id}/timeline"),
+                r#"{"category": "quality", "body": "<script>alert(1)</script>"}"#,
+            )
+            .await;
         assert_eq!(note.status, 201, "{}", note.body);
         let ov = k.get(&format!("/api/v1/customers/{id}/overview")).await;
-        assert_eq!(ov.body["addresses"][0]["text"], "浙江省杭州市西湖区 文三路 90 号");
+        assert_eq!(
+            ov.body["addresses"][0]["text"],
+            "浙江省杭州市西湖区 文三路 90 号"
+        );
         assert_eq!(ov.body["timeline"][0]["body"], "<script>alert(1)</script>");
         assert_eq!(ov.body["timeline"][0]["category"], "quality");
     })
@@ -89,9 +151,23 @@ async fn bad_input_gets_a_stable_code_and_changes_nothing() {
 async fn without_credentials_the_api_answers_401_json() {
     each_backend(|db, _| async move {
         let k = kit(db).await;
-        let r = k.call("GET", "/api/v1/customers", &[("authorization", "Basic eA==")], None).await;
+        let r = k
+            .call(
+                "GET",
+                "/api/v1/customers",
+                &[("authorization", "Basic eA==")],
+                None,
+            )
+            .await;
         assert_eq!((r.status.as_u16(), r.code()), (401, "unauthenticated"));
-        let r = k.call("GET", "/api/v1/customers", &[("authorization", "Bearer not-a-token")], None).await;
+        let r = k
+            .call(
+                "GET",
+                "/api/v1/customers",
+                &[("authorization", "Bearer not-a-token")],
+                None,
+            )
+            .await;
         assert_eq!((r.status.as_u16(), r.code()), (401, "unauthenticated"));
         let ready = k.call("GET", "/readyz", &[], None).await;
         assert_eq!(ready.status, 200);

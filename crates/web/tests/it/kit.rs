@@ -21,11 +21,24 @@ pub async fn kit(db: Db) -> Kit {
     let app = App::new(db, Arc::new(web::assets::regions()), Settings::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sys = Ctx::system("test", clock.clone());
-    let admin = app::admin::init_admin(&app, &sys, "admin", "secret-pass-1").await.unwrap();
+    let admin = app::admin::init_admin(&app, &sys, "admin", "secret-pass-1")
+        .await
+        .unwrap();
     let user = app::admin::user(&app, &sys, admin).await.unwrap();
-    let ctx = app::auth::Principal::of_user(user, None).unwrap().ctx(clock.clone(), String::new(), "zh-CN".into());
-    let (_, token) = app::auth::create_token(&app, &ctx, "tests", None).await.unwrap();
-    let router = web::router(AppState { app: app.clone(), clock, metrics: None, secure_cookies: false });
+    let ctx = app::auth::Principal::of_user(user, None).unwrap().ctx(
+        clock.clone(),
+        String::new(),
+        "zh-CN".into(),
+    );
+    let (_, token) = app::auth::create_token(&app, &ctx, "tests", None)
+        .await
+        .unwrap();
+    let router = web::router(AppState {
+        app: app.clone(),
+        clock,
+        metrics: None,
+        secure_cookies: false,
+    });
     Kit { router, token }
 }
 
@@ -36,7 +49,13 @@ pub struct Reply {
 }
 
 impl Kit {
-    pub async fn call(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(uri);
         let mut has_auth = false;
         for (k, v) in headers {
@@ -46,16 +65,26 @@ impl Kit {
         if !has_auth {
             req = req.header("authorization", format!("Bearer {}", self.token));
         }
-        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             req = req.header("content-type", "application/json");
         }
-        let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).unwrap();
+        let req = req
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap();
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, uri: &str) -> Reply {

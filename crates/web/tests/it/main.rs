@@ -4,3 +4,4 @@
 mod api;
 mod kit;
 mod openapi;
+mod ui;

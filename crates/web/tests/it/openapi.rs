@@ -9,9 +9,18 @@ fn openapi_document_matches_the_committed_snapshot() {
         std::fs::write(&path, &current).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == current, "openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p web openapi and commit it");
+    assert!(
+        committed == current,
+        "openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p web openapi and commit it"
+    );
     let doc: serde_json::Value = serde_json::from_str(&current).unwrap();
-    for path in ["/api/v1/customers", "/api/v1/customers/{id}/overview", "/api/v1/customers/{id}/merge", "/api/v1/audit", "/api/v1/users"] {
+    for path in [
+        "/api/v1/customers",
+        "/api/v1/customers/{id}/overview",
+        "/api/v1/customers/{id}/merge",
+        "/api/v1/audit",
+        "/api/v1/users",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }
 }
