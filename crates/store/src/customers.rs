@@ -71,12 +71,7 @@ pub(crate) fn scope_filter(f: &mut Filter, scope: &Scope) {
     match scope {
         Scope::All => {}
         Scope::Brands(brands) => {
-            let ids: Vec<String> = brands.iter().map(|b| f.bind(b.0)).collect();
-            let list = if ids.is_empty() {
-                "NULL".to_string()
-            } else {
-                ids.join(", ")
-            };
+            let list = f.bind_list(brands.iter().map(|b| b.0));
             f.and_raw(format!("EXISTS (SELECT 1 FROM customer_brand_links l WHERE l.customer_id = c.id AND l.brand_id IN ({list}))"));
         }
         Scope::Dealer(dealer) => {

@@ -65,12 +65,7 @@ impl TryFrom<DeviceRow> for Device {
 fn device_scope(f: &mut Filter, scope: &Scope) {
     scope_filter(f, scope);
     if let Scope::Brands(brands) = scope {
-        let ids: Vec<String> = brands.iter().map(|b| f.bind(b.0)).collect();
-        let list = if ids.is_empty() {
-            "NULL".to_string()
-        } else {
-            ids.join(", ")
-        };
+        let list = f.bind_list(brands.iter().map(|b| b.0));
         f.and_raw(format!("d.brand_id IN ({list})"));
     }
 }

@@ -31,6 +31,20 @@ impl Filter {
         format!("${}", self.n)
     }
 
+    /// Binds each value and returns the placeholders for an `IN (…)` list; an empty list
+    /// becomes `NULL`, which matches nothing.
+    pub fn bind_list<T>(&mut self, values: impl IntoIterator<Item = T>) -> String
+    where
+        T: for<'q> Encode<'q, Any> + Type<Any> + Send + 'static,
+    {
+        let list: Vec<String> = values.into_iter().map(|v| self.bind(v)).collect();
+        if list.is_empty() {
+            "NULL".to_string()
+        } else {
+            list.join(", ")
+        }
+    }
+
     /// Adds `clause`, where each `?` is replaced by the next value's placeholder.
     pub fn and<T>(&mut self, clause: &'static str, values: Vec<T>) -> &mut Self
     where

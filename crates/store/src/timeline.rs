@@ -98,12 +98,7 @@ pub async fn list(
         f.and("t.category_id = ?", vec![cat.0]);
     }
     if let Scope::Brands(brands) = scope {
-        let ids: Vec<String> = brands.iter().map(|b| f.bind(b.0)).collect();
-        let list = if ids.is_empty() {
-            "NULL".to_string()
-        } else {
-            ids.join(", ")
-        };
+        let list = f.bind_list(brands.iter().map(|b| b.0));
         f.and_raw(format!("t.brand_id IN ({list})"));
     }
     if let Some((at, id)) = before {
