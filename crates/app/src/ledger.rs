@@ -633,7 +633,8 @@ pub async fn get_customer(app: &App, ctx: &Ctx, id: CustomerId) -> Result<Custom
 pub async fn overview(app: &App, ctx: &Ctx, id: CustomerId) -> Result<CustomerOverview> {
     ctx.require(Permission::CustomerRead)?;
     let scope = ctx.scope.clone();
-    let (c, contacts, addresses, devs, entries, cats) = app
+    let cats = note_categories(app).await?;
+    let (c, contacts, addresses, devs, entries) = app
         .db
         .read(move |c| {
             Box::pin(async move {
@@ -643,8 +644,7 @@ pub async fn overview(app: &App, ctx: &Ctx, id: CustomerId) -> Result<CustomerOv
                 let devs = devices::of_customer(c, &scope, id).await?;
                 let entries =
                     timeline::list(c, &scope, Of::Customer(id), None, None, TIMELINE_PAGE).await?;
-                let cats = timeline::categories(c).await?;
-                Ok::<_, Error>((cust, contacts, addresses, devs, entries, cats))
+                Ok::<_, Error>((cust, contacts, addresses, devs, entries))
             })
         })
         .await?;
@@ -1116,11 +1116,18 @@ pub async fn update_device(
 
 // ---------------------------------------------------------------- timeline
 
+/// The note categories, read once per process: the list is reference data that every
+/// timeline page needs.
 pub async fn note_categories(app: &App) -> Result<Vec<NoteCategory>> {
-    Ok(app
-        .db
-        .read(|c| Box::pin(async move { timeline::categories(c).await }))
-        .await?)
+    let cats = app
+        .note_categories
+        .get_or_try_init(|| async {
+            app.db
+                .read(|c| Box::pin(async move { timeline::categories(c).await }))
+                .await
+        })
+        .await?;
+    Ok(cats.clone())
 }
 
 /// Adds a classified note to the customer's timeline (and the device's, when given).

@@ -49,6 +49,8 @@ pub struct App {
     pub regions: Arc<Regions>,
     pub settings: Arc<Settings>,
     pub tokens: Arc<auth::TokenCache>,
+    /// Reference data read once (see `ledger::note_categories`).
+    pub note_categories: Arc<tokio::sync::OnceCell<Vec<domain::customer::NoteCategory>>>,
 }
 
 impl App {
@@ -58,6 +60,7 @@ impl App {
             regions,
             settings: Arc::new(settings),
             tokens: Arc::default(),
+            note_categories: Arc::default(),
         }
     }
 }
