@@ -49,23 +49,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         r.customers,
         r.devices,
         r.timeline,
-        r.slowest_write_ms,
         r.customers as f64 / secs,
         (r.customers + r.devices + r.timeline) as f64 / secs,
+        r.slowest_write_ms,
     );
-    if !target.starts_with("postgres") {
-        let dir = PathBuf::from(&target);
-        let size: u64 = ["kefu.db", "kefu.db-wal"]
-            .iter()
-            .map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()))
-            .sum();
-        println!(
-            "database: {:.1} MB ({:.0} bytes per customer)",
-            size as f64 / 1e6,
-            size as f64 / r.customers as f64
-        );
-    }
-
     // A few reads the pages make, on the built ledger.
     let q = |q: &str| CustomerFilter {
         q: Some(q.into()),
@@ -94,7 +81,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64() * 1e3
     );
     let t = Instant::now();
-    let o = ledger::overview(&app, &ctx, domain::CustomerId(1000)).await?;
+    let middle = domain::CustomerId(i64::try_from(customers / 2)?);
+    let o = ledger::overview(&app, &ctx, middle).await?;
     println!(
         "customer page of {}: {} devices, {} entries in {:.1} ms",
         o.customer.name,
@@ -102,6 +90,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         o.timeline.len(),
         t.elapsed().as_secs_f64() * 1e3
     );
+    drop(ctx);
     app.db.close().await;
+    if !target.starts_with("postgres") {
+        let dir = PathBuf::from(&target);
+        // The writer checkpoints the WAL into the database as it closes; give it a moment.
+        for _ in 0..50 {
+            if !dir.join("kefu.db-wal").exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let size: u64 = ["kefu.db", "kefu.db-wal"]
+            .iter()
+            .map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()))
+            .sum();
+        println!(
+            "database: {:.1} MB ({:.0} bytes per customer)",
+            size as f64 / 1e6,
+            size as f64 / r.customers as f64
+        );
+    }
+
     Ok(())
 }

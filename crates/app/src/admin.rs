@@ -134,8 +134,8 @@ fn parse_user(input: &UserInput) -> Result<UserDraft> {
     let links = AccountLinks {
         brand: input.brand_id.map(BrandId),
         dealer: input.dealer_id.map(CustomerId),
-        outlet: None,
-        engineer: None,
+        outlet: input.outlet_id.map(domain::OutletId),
+        engineer: input.engineer_id.map(domain::EngineerId),
     };
     if f.is_empty()
         && let Err(e) = scope_for(&roles, links)

@@ -179,9 +179,12 @@ pub struct CustomerQuery {
 }
 
 /// Customers newest first (keyset on id), filtered and scoped.
+/// Customers newest first, or by name when searching by name (so that a common surname walks
+/// the name index instead of sorting every match). Keyset cursors follow the order used.
 pub async fn list(c: &mut Conn, scope: &Scope, q: &CustomerQuery) -> Result<Page<Customer>, Error> {
     let mut f = Filter::new();
     scope_filter(&mut f, scope);
+    let mut by_name = false;
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         if domain::phone::looks_like_phone_fragment(text) {
             let digits: String = text.chars().filter(char::is_ascii_digit).collect();
@@ -197,6 +200,7 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &CustomerQuery) -> Result<Page
             let lo = f.bind(key.clone());
             let hi = f.bind(format!("{key}\u{10ffff}"));
             f.and_raw(format!("c.name_key >= {lo} AND c.name_key < {hi}"));
+            by_name = true;
         }
     }
     if let Some(kind) = q.kind {
@@ -217,16 +221,34 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &CustomerQuery) -> Result<Page
     if !q.include_merged {
         f.and_raw("c.status = 'active'".to_string());
     }
-    if let Some(after) = &q.after {
-        f.and("c.id < ?", vec![after.id]);
+    match (&q.after, by_name) {
+        (None, _) => {}
+        (Some(after), false) => {
+            f.and("c.id < ?", vec![after.id]);
+        }
+        (Some(after), true) => {
+            let (k1, k2, id) = (
+                f.bind(after.key.clone()),
+                f.bind(after.key.clone()),
+                f.bind(after.id),
+            );
+            f.and_raw(format!(
+                "(c.name_key > {k1} OR (c.name_key = {k2} AND c.id > {id}))"
+            ));
+        }
     }
     let limit = i64::from(q.limit.clamp(1, 200));
     let lim = f.bind(limit + 1);
+    let order = if by_name {
+        "c.name_key, c.id"
+    } else {
+        "c.id DESC"
+    };
     let rows: Vec<CustomerRow> = f
         .fetch_all(
             c,
             SELECT_CUSTOMERS,
-            &format!(" ORDER BY c.id DESC LIMIT {lim}"),
+            &format!(" ORDER BY {order} LIMIT {lim}"),
         )
         .await?;
     let items = rows
@@ -234,7 +256,11 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &CustomerQuery) -> Result<Page
         .map(Customer::try_from)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(page(items, limit, |c: &Customer| Cursor {
-        key: String::new(),
+        key: if by_name {
+            name_key(&c.name)
+        } else {
+            String::new()
+        },
         id: c.id.0,
     }))
 }
