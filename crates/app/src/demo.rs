@@ -42,8 +42,8 @@ const LOG_EVERY: u64 = 50_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoOptions {
-    /// Customers in all (at least 20): dealers (2 %, at least 5), end customers and among them
-    /// duplicates (0.1 %, at least 3).
+    /// Customers in all (at least 20): dealers (2 %, at least 5 and at most 600), end
+    /// customers and among them duplicates (0.1 %, at least 3).
     pub customers: u64,
     /// The same seed (and clock) builds the same demo.
     pub seed: u64,
@@ -97,7 +97,8 @@ pub async fn build(app: &App, ctx: &Ctx, opts: &DemoOptions) -> Result<DemoRepor
     let backend = app.db.backend();
 
     let n = opts.customers;
-    let dealers = (n / 50).max(5);
+    // A manufacturer has a few hundred dealers (SPEC, Scale), however many end customers.
+    let dealers = (n / 50).clamp(5, 600);
     let duplicates = (n / 1000).max(3);
     let individuals = n - dealers;
     let mut g = Gen::new(
