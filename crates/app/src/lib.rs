@@ -9,7 +9,9 @@ pub mod auth;
 mod ctx;
 pub mod demo;
 mod error;
+pub mod jobs;
 pub mod ledger;
+pub mod notify;
 mod once;
 pub mod secret;
 
@@ -31,6 +33,9 @@ pub struct Settings {
     pub tz: Tz,
     /// Idle time after which a browser session ends.
     pub session_idle_ms: i64,
+    /// The key that signs outgoing webhooks (`KEFU_WEBHOOK_SECRET`); without it no webhook is
+    /// sent (such messages fail, saying so).
+    pub webhook_secret: Option<notify::Secret>,
 }
 
 impl Default for Settings {
@@ -38,6 +43,7 @@ impl Default for Settings {
         Self {
             tz: domain::time::DEFAULT_TZ,
             session_idle_ms: 12 * 3600 * 1000,
+            webhook_secret: None,
         }
     }
 }

@@ -30,4 +30,6 @@ ids!(
     EngineerId,
     ApiTokenId,
     AuditId,
+    JobId,
+    OutboxId,
 );

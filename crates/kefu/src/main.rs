@@ -1,5 +1,6 @@
-//! The `kefu` command: serve, demo, init, migrate, token, backup, restore. Thin on purpose: it
-//! parses arguments, opens the database, builds the app and hands over to `web` and `app`.
+//! The `kefu` command: serve, worker, demo, init, migrate, token, backup, restore. Thin on
+//! purpose: it parses arguments, opens the database, builds the app and hands over to `web` and
+//! `app`.
 
 mod backup;
 
@@ -43,12 +44,47 @@ struct ServeArgs {
     /// Log lines as JSON (default) or text.
     #[arg(long, env = "KEFU_LOG_FORMAT", default_value = "json")]
     log_format: String,
+    #[command(flatten)]
+    jobs: JobArgs,
+}
+
+#[derive(Args, Clone)]
+struct JobArgs {
+    /// The key that signs outgoing webhooks (X-Kefu-Signature); without it none are sent.
+    #[arg(long, env = "KEFU_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Background jobs run at once by this process.
+    #[arg(long, env = "KEFU_JOB_CONCURRENCY", default_value_t = 16)]
+    job_concurrency: usize,
+}
+
+impl JobArgs {
+    fn settings(&self) -> Settings {
+        Settings {
+            webhook_secret: self
+                .webhook_secret
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(app::notify::Secret::new),
+            ..Settings::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the web UI and the API.
+    /// Serve the web UI and the API (and run background jobs).
     Serve(ServeArgs),
+    /// Run background jobs only, next to `kefu serve` processes on the same PostgreSQL database.
+    Worker {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Log lines as JSON (default) or text.
+        #[arg(long, env = "KEFU_LOG_FORMAT", default_value = "json")]
+        log_format: String,
+        #[command(flatten)]
+        jobs: JobArgs,
+    },
     /// Build a realistic demo (if the data folder is empty), print the logins and serve it.
     Demo {
         #[command(flatten)]
@@ -63,7 +99,7 @@ enum Command {
         #[arg(long)]
         no_serve: bool,
     },
-    /// Create the first administrator (password from KEFU_ADMIN_PASSWORD, a prompt, or generated).
+    /// Create the first administrator (password from `KEFU_ADMIN_PASSWORD`, a prompt, or generated).
     Init {
         #[command(flatten)]
         db: DbArgs,
@@ -118,8 +154,28 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             logging(&args.log_format);
-            let app = open_app(&args.db).await?;
+            let app = open_app(&args.db, args.jobs.settings()).await?;
             serve(app, &args).await
+        }
+        Command::Worker {
+            db,
+            log_format,
+            jobs,
+        } => {
+            let postgres = db
+                .database
+                .as_deref()
+                .is_some_and(|u| u.starts_with("postgres:") || u.starts_with("postgresql:"));
+            if !postgres {
+                bail!(
+                    "kefu worker needs PostgreSQL (--database postgres://… or KEFU_DATABASE_URL). \
+                     On the embedded SQLite database only one process may write, and `kefu serve` \
+                     runs the background jobs itself."
+                );
+            }
+            logging(&log_format);
+            let app = open_app(&db, jobs.settings()).await?;
+            worker(app, &db, &jobs).await
         }
         Command::Demo {
             serve: args,
@@ -128,7 +184,7 @@ async fn run(cli: Cli) -> Result<()> {
             no_serve,
         } => {
             logging(if no_serve { "text" } else { &args.log_format });
-            let app = open_app(&args.db).await?;
+            let app = open_app(&args.db, args.jobs.settings()).await?;
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let users = app
                 .db
@@ -147,7 +203,10 @@ async fn run(cli: Cli) -> Result<()> {
                     report.customers,
                     report.devices,
                     report.timeline,
-                    report.elapsed_ms as f64 / 1000.0
+                    std::time::Duration::from_millis(
+                        u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX)
+                    )
+                    .as_secs_f64()
                 );
                 print_logins(&report.users, &report.password);
                 Some(report.password)
@@ -158,7 +217,7 @@ async fn run(cli: Cli) -> Result<()> {
                 None
             };
             if let Some(size) = database_size(&args.db) {
-                eprintln!("database size: {:.1} MB", size as f64 / 1e6);
+                eprintln!("database size: {} MB", size / 1_000_000);
             }
             if no_serve {
                 return Ok(());
@@ -174,7 +233,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Init { db, login } => {
             logging("text");
-            let app = open_app(&db).await?;
+            let app = open_app(&db, Settings::default()).await?;
             let (password, generated) = match std::env::var("KEFU_ADMIN_PASSWORD") {
                 Ok(p) if !p.is_empty() => (p, false),
                 _ if std::io::stdin().is_terminal() => (
@@ -198,7 +257,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Migrate { db } => {
             logging("text");
-            let app = open_app(&db).await?;
+            let app = open_app(&db, Settings::default()).await?;
             println!("database at migration {}", store::latest_migration());
             app.db.close().await;
             Ok(())
@@ -210,7 +269,7 @@ async fn run(cli: Cli) -> Result<()> {
             brand_id,
         } => {
             logging("text");
-            let app = open_app(&db).await?;
+            let app = open_app(&db, Settings::default()).await?;
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let l = login.clone();
             let user = app
@@ -265,11 +324,7 @@ fn database_size(db: &DbArgs) -> Option<u64> {
     }
     ["kefu.db", "kefu.db-wal"]
         .iter()
-        .map(|f| {
-            std::fs::metadata(db.data_dir.join(f))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        })
+        .map(|f| std::fs::metadata(db.data_dir.join(f)).map_or(0, |m| m.len()))
         .sum::<u64>()
         .into()
 }
@@ -291,14 +346,13 @@ fn logging(format: &str) {
     }
 }
 
-async fn open_app(db: &DbArgs) -> Result<App> {
-    let opts = match &db.database {
-        Some(url) => OpenOptions::new(url.clone()),
-        None => {
-            std::fs::create_dir_all(db.data_dir.join("files"))
-                .with_context(|| format!("creating {}", db.data_dir.display()))?;
-            OpenOptions::sqlite_in(&db.data_dir)
-        }
+async fn open_app(db: &DbArgs, settings: Settings) -> Result<App> {
+    let opts = if let Some(url) = &db.database {
+        OpenOptions::new(url.clone())
+    } else {
+        std::fs::create_dir_all(db.data_dir.join("files"))
+            .with_context(|| format!("creating {}", db.data_dir.display()))?;
+        OpenOptions::sqlite_in(&db.data_dir)
     };
     let database = Db::open(&opts)
         .await
@@ -306,7 +360,7 @@ async fn open_app(db: &DbArgs) -> Result<App> {
     Ok(App::new(
         database,
         Arc::new(web::assets::regions()),
-        Settings::default(),
+        settings,
     ))
 }
 
@@ -322,7 +376,7 @@ async fn serve(app: App, args: &ServeArgs) -> Result<()> {
         .install_recorder()
         .ok();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    tokio::spawn(sweeper(app.clone(), clock.clone()));
+    let jobs = start_jobs(&app, &clock, &args.jobs).await?;
     let state = web::AppState {
         app: app.clone(),
         clock,
@@ -339,34 +393,51 @@ async fn serve(app: App, args: &ServeArgs) -> Result<()> {
     )
     .with_graceful_shutdown(shutdown())
     .await?;
+    jobs.stop().await;
     app.db.close().await;
     Ok(())
 }
 
-/// Removes expired sessions, old login failures and idempotency keys past their 24 hours.
-async fn sweeper(app: App, clock: Arc<dyn Clock>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        let now = clock.now();
-        let out = app
-            .db
-            .write(move |c| {
-                Box::pin(async move {
-                    store::sessions::sweep(
-                        c,
-                        now,
-                        domain::Timestamp(now.0 - 24 * 3600 * 1000),
-                        domain::Timestamp(now.0 - 24 * 3600 * 1000),
-                    )
-                    .await
-                })
-            })
-            .await;
-        if let Err(e) = out {
-            tracing::warn!(error = %e, "sweep failed");
-        }
+/// Runs only the background jobs until a signal asks to stop; the jobs running then finish.
+async fn worker(app: App, db: &DbArgs, args: &JobArgs) -> Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let jobs = start_jobs(&app, &clock, args).await?;
+    tracing::info!(data = %where_is(db), "kefu worker running");
+    shutdown().await;
+    jobs.stop().await;
+    app.db.close().await;
+    Ok(())
+}
+
+/// Makes sure the recurring sweep exists and starts this process's job runner.
+async fn start_jobs(
+    app: &App,
+    clock: &Arc<dyn Clock>,
+    args: &JobArgs,
+) -> Result<app::jobs::RunnerHandle> {
+    if let Err(e) = app::jobs::ensure_sweep(app, &Ctx::system("jobs", clock.clone())).await {
+        tracing::warn!(error = %e, "could not schedule the sweep; the next start will");
     }
+    let runner = app::jobs::Runner::standard(app.clone(), clock.clone(), owner_id())?
+        .concurrency(args.job_concurrency);
+    if app.settings.webhook_secret.is_none() {
+        tracing::info!("KEFU_WEBHOOK_SECRET is not set: webhook messages will fail until it is");
+    }
+    Ok(runner.spawn())
+}
+
+/// hostname:pid:random — unique among the processes sharing a database, and says where a job
+/// ran.
+fn owner_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    let random = app::secret::random_token();
+    format!("{host}:{}:{}", std::process::id(), &random[..8])
 }
 
 async fn shutdown() {

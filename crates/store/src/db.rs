@@ -77,6 +77,8 @@ struct Inner {
     writer: Option<mpsc::UnboundedSender<Job>>,
     _lock: Option<File>,
     sqlite_path: Option<PathBuf>,
+    /// Wakes job runners when work is enqueued (see `dialect::JobSignal`).
+    jobs: crate::dialect::JobSignal,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -109,6 +111,7 @@ impl Db {
                 writer: None,
                 _lock: None,
                 sqlite_path: None,
+                jobs: crate::dialect::JobSignal::new(Some(opts.url.clone())),
             }),
         })
     }
@@ -124,6 +127,7 @@ impl Db {
         }
         let mut lock = None;
         let mut writer = None;
+        let jobs = crate::dialect::JobSignal::new(None);
         if opts.writable {
             let lock_path = path.with_extension("db.lock");
             let file = File::options()
@@ -153,7 +157,11 @@ impl Db {
                 MIGRATOR_SQLITE.run(&mut conn).await?;
             }
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(writer_task(conn, rx));
+            tokio::spawn(crate::dialect::sqlite_writer_scope(writer_task(
+                conn,
+                rx,
+                jobs.sender(),
+            )));
             writer = Some(tx);
         }
         let read = AnyPoolOptions::new()
@@ -181,12 +189,18 @@ impl Db {
                 writer,
                 _lock: lock,
                 sqlite_path: Some(path),
+                jobs,
             }),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.inner.backend
+    }
+
+    /// What wakes job runners when work is enqueued.
+    pub fn job_signal(&self) -> &crate::dialect::JobSignal {
+        &self.inner.jobs
     }
 
     /// The SQLite file, for backups.
@@ -256,6 +270,7 @@ impl Db {
 
     /// Closes the pools; on SQLite the writer finishes its queue first.
     pub async fn close(self) {
+        self.inner.jobs.stop();
         self.inner.read.close().await;
         if let Some(p) = &self.inner.write_pool {
             p.close().await;
@@ -314,7 +329,11 @@ pub async fn sqlite_check(db_path: &Path) -> Result<(), Error> {
 /// The largest batch one commit carries; beyond it, latency of the first caller would suffer.
 const MAX_BATCH: usize = 512;
 
-async fn writer_task(mut conn: AnyConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn writer_task(
+    mut conn: AnyConnection,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    jobs: Arc<tokio::sync::watch::Sender<u64>>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     loop {
         match rx.recv().await {
@@ -333,6 +352,9 @@ async fn writer_task(mut conn: AnyConnection, mut rx: mpsc::UnboundedReceiver<Jo
         let error = result.err().map(Arc::new);
         if error.is_some() {
             tracing::error!(error = ?error, "group commit failed; every write in the batch is refused");
+        }
+        if crate::dialect::sqlite_take_enqueued() && error.is_none() {
+            crate::dialect::wake(&jobs);
         }
         for finish in done {
             finish(error.clone());

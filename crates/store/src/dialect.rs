@@ -1,4 +1,13 @@
-//! The few statements that differ between SQLite and PostgreSQL, side by side.
+//! The few statements that differ between SQLite and PostgreSQL, side by side: backups, the
+//! job queue's claim, and how job runners are woken (LISTEN/NOTIFY or an in-process signal).
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
 
 use crate::{Backend, Conn, Error};
 
@@ -24,4 +33,184 @@ pub async fn migrated(c: &mut Conn, expected: i64) -> Result<bool, Error> {
             .fetch_one(&mut *c)
             .await?;
     Ok(v.unwrap_or(0) >= expected)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The job queue: claiming and waking.
+
+/// The PostgreSQL channel that `enqueue` notifies and runners listen on.
+pub const JOBS_CHANNEL: &str = "kefu_jobs";
+
+/// What a claim hands back about each job.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ClaimedRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_until: i64,
+}
+
+/// Takes up to `limit` due jobs for `owner` until `lease_until`: pending jobs whose `run_at` has
+/// come, and running jobs whose lease has ended (their worker died). While a job runs, `run_at`
+/// is its lease's end, so one condition covers both.
+///
+/// PostgreSQL: several processes claim at once; `FOR UPDATE SKIP LOCKED` makes each take rows
+/// no other claim holds, and a row another claim just committed is re-checked against the
+/// condition, so no job is handed out twice. SQLite: the one writer task runs claims one after
+/// another, so the plain statement is already exclusive.
+pub(crate) async fn claim_jobs(
+    c: &mut Conn,
+    backend: Backend,
+    owner: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<ClaimedRow>, Error> {
+    let sql = match backend {
+        Backend::Postgres => {
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2, run_at = $2, updated_at = $3
+             WHERE id IN (SELECT id FROM jobs WHERE state IN ('pending', 'running') AND run_at <= $3
+                          ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+             RETURNING id, kind, payload, attempts, max_attempts, lease_until"
+        }
+        Backend::Sqlite => {
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2, run_at = $2, updated_at = $3
+             WHERE id IN (SELECT id FROM jobs WHERE state IN ('pending', 'running') AND run_at <= $3
+                          ORDER BY run_at, id LIMIT $4)
+             RETURNING id, kind, payload, attempts, max_attempts, lease_until"
+        }
+    };
+    let mut rows: Vec<ClaimedRow> = sqlx::query_as(sql)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+tokio::task_local! {
+    /// Inside the SQLite writer task: whether the batch being committed enqueued a job.
+    static SQLITE_ENQUEUED: Cell<bool>;
+}
+
+/// Tells job runners that work was enqueued, once the surrounding transaction commits.
+/// PostgreSQL: `NOTIFY`, which the server delivers to every listening process at commit (and
+/// drops on rollback). SQLite: a mark the writer task reads after its commit, to wake the runners
+/// of this process (the only process that writes).
+pub async fn notify_jobs(c: &mut Conn) -> Result<(), Error> {
+    if c.backend_name() == "PostgreSQL" {
+        sqlx::raw_sql("NOTIFY kefu_jobs").execute(&mut *c).await?;
+    } else {
+        let _ = SQLITE_ENQUEUED.try_with(|marked| marked.set(true));
+    }
+    Ok(())
+}
+
+/// Runs the SQLite writer task with room for the mark `notify_jobs` leaves.
+pub(crate) fn sqlite_writer_scope<F: Future>(f: F) -> impl Future<Output = F::Output> {
+    SQLITE_ENQUEUED.scope(Cell::new(false), f)
+}
+
+/// Whether the batch just finished enqueued a job; clears the mark. Called by the writer task.
+pub(crate) fn sqlite_take_enqueued() -> bool {
+    SQLITE_ENQUEUED
+        .try_with(|marked| marked.replace(false))
+        .unwrap_or(false)
+}
+
+/// Wakes this process's job runners: a counter they watch. On PostgreSQL a task holding a
+/// native `PgListener` on `kefu_jobs` bumps it for every notification (from any process); it is
+/// started by the first `subscribe` and stopped with the `Db`. On SQLite the writer task bumps
+/// it after committing a batch that enqueued work.
+pub struct JobSignal {
+    tx: Arc<watch::Sender<u64>>,
+    pg_url: Option<String>,
+    listener: Mutex<Option<AbortHandle>>,
+}
+
+impl JobSignal {
+    pub(crate) fn new(pg_url: Option<String>) -> Self {
+        Self {
+            tx: Arc::new(watch::channel(0).0),
+            pg_url,
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// A receiver whose `changed()` resolves when jobs may have become due.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        if let Some(url) = &self.pg_url {
+            let mut listener = self
+                .listener
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if listener.is_none() {
+                let task = tokio::spawn(pg_listen(url.clone(), self.tx.clone()));
+                *listener = Some(task.abort_handle());
+            }
+        }
+        self.tx.subscribe()
+    }
+
+    /// Wakes every subscriber.
+    pub fn wake(&self) {
+        wake(&self.tx);
+    }
+
+    pub(crate) fn sender(&self) -> Arc<watch::Sender<u64>> {
+        self.tx.clone()
+    }
+
+    pub(crate) fn stop(&self) {
+        if let Some(task) = self
+            .listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for JobSignal {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub(crate) fn wake(tx: &watch::Sender<u64>) {
+    tx.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+async fn pg_listen(url: String, tx: Arc<watch::Sender<u64>>) {
+    loop {
+        match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(mut listener) => match listener.listen(JOBS_CHANNEL).await {
+                Ok(()) => {
+                    // Whatever was enqueued while nobody listened went unheard: look now.
+                    wake(&tx);
+                    loop {
+                        match listener.try_recv().await {
+                            // None: the connection was lost and made again; notifications
+                            // sent in between are gone, so look as if one came.
+                            Ok(_) => wake(&tx),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "job listener lost PostgreSQL; polling until it reconnects");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "LISTEN kefu_jobs failed"),
+            },
+            Err(e) => tracing::warn!(error = %e, "job listener cannot connect"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }

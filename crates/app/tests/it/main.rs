@@ -5,6 +5,7 @@
 mod access;
 mod auth;
 mod idempotency;
+mod jobs;
 mod ledger;
 mod merge;
 mod timeline;

@@ -2,4 +2,5 @@
 
 mod customers;
 mod db;
+mod jobs;
 mod upgrade;
