@@ -32,4 +32,6 @@ ids!(
     AuditId,
     JobId,
     OutboxId,
+    TicketId,
+    WorkOrderId,
 );

@@ -1,6 +1,6 @@
 //! Pure business types and rules of kefu: typed ids, instants and civil dates, money in fen,
 //! phone numbers with masking, addresses keyed by GB/T 2260 region codes, roles, permissions,
-//! the visibility `Scope` and business calendars for SLA deadlines. Nothing here does IO, reads
+//! the visibility `Scope`, business calendars for SLA deadlines and the ticket workflow. Nothing here does IO, reads
 //! a clock or knows about SQL or HTTP: values of these types are valid by construction, so the
 //! layers above parse input into them once, at the edge, and trust them afterwards.
 
@@ -14,6 +14,7 @@ pub mod ids;
 pub mod money;
 pub mod phone;
 pub mod text;
+pub mod ticket;
 pub mod time;
 
 pub use access::{Permission, Role, Scope};
