@@ -1,8 +1,9 @@
 //! Pure business types and rules of kefu: typed ids, instants and civil dates, money in fen,
 //! phone numbers with masking, addresses keyed by GB/T 2260 region codes, roles, permissions,
-//! the visibility `Scope`, business calendars for SLA deadlines and the ticket workflow. Nothing here does IO, reads
-//! a clock or knows about SQL or HTTP: values of these types are valid by construction, so the
-//! layers above parse input into them once, at the edge, and trust them afterwards.
+//! the visibility `Scope`, business calendars for SLA deadlines and the ticket workflow.
+//! Nothing here does IO, reads a clock or knows about SQL or HTTP: values of these types are
+//! valid by construction, so the layers above parse input into them once, at the edge, and
+//! trust them afterwards.
 
 pub mod access;
 pub mod account;
