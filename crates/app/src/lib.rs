@@ -36,6 +36,17 @@ pub struct Settings {
     /// The key that signs outgoing webhooks (`KEFU_WEBHOOK_SECRET`); without it no webhook is
     /// sent (such messages fail, saying so).
     pub webhook_secret: Option<notify::Secret>,
+    /// 阿里云短信 credentials and signature (`KEFU_SMS_ALIYUN_*`, `KEFU_SMS_SIGN_NAME`); without
+    /// them SMS messages fail, saying so.
+    pub sms_aliyun: Option<notify::AliyunSmsConfig>,
+    /// WeChat app credentials for subscription messages (`KEFU_WECHAT_APPID`,
+    /// `KEFU_WECHAT_SECRET`); without them WeChat messages fail, saying so.
+    pub wechat: Option<notify::WechatConfig>,
+    /// The SMTP server and sender (`KEFU_SMTP_URL`, `KEFU_MAIL_FROM`); without them email
+    /// messages fail, saying so.
+    pub email: Option<notify::EmailConfig>,
+    /// Where 企业微信 bot keys are sent (`KEFU_WECOM_API_BASE`, default the public API).
+    pub wecom_api_base: Option<String>,
 }
 
 impl Default for Settings {
@@ -44,6 +55,10 @@ impl Default for Settings {
             tz: domain::time::DEFAULT_TZ,
             session_idle_ms: 12 * 3600 * 1000,
             webhook_secret: None,
+            sms_aliyun: None,
+            wechat: None,
+            email: None,
+            wecom_api_base: None,
         }
     }
 }

@@ -53,19 +53,96 @@ struct JobArgs {
     /// The key that signs outgoing webhooks (X-Kefu-Signature); without it none are sent.
     #[arg(long, env = "KEFU_WEBHOOK_SECRET", hide_env_values = true)]
     webhook_secret: Option<String>,
+    /// 阿里云短信 access key id; with the secret and the signature name it enables SMS.
+    #[arg(long, env = "KEFU_SMS_ALIYUN_KEY_ID")]
+    sms_aliyun_key_id: Option<String>,
+    /// 阿里云短信 access key secret.
+    #[arg(long, env = "KEFU_SMS_ALIYUN_KEY_SECRET", hide_env_values = true)]
+    sms_aliyun_key_secret: Option<String>,
+    /// The approved SMS signature (签名).
+    #[arg(long, env = "KEFU_SMS_SIGN_NAME")]
+    sms_sign_name: Option<String>,
+    /// The SMS API endpoint (default: the public endpoint, dysmsapi.aliyuncs.com).
+    #[arg(long, env = "KEFU_SMS_ENDPOINT")]
+    sms_endpoint: Option<String>,
+    /// WeChat appid for subscription messages; with the secret it enables them.
+    #[arg(long, env = "KEFU_WECHAT_APPID")]
+    wechat_appid: Option<String>,
+    /// WeChat app secret.
+    #[arg(long, env = "KEFU_WECHAT_SECRET", hide_env_values = true)]
+    wechat_secret: Option<String>,
+    /// The WeChat API base (default: the public API, api.weixin.qq.com).
+    #[arg(long, env = "KEFU_WECHAT_API_BASE")]
+    wechat_api_base: Option<String>,
+    /// The 企业微信 API base bot keys are sent to (default: the public API, qyapi.weixin.qq.com).
+    #[arg(long, env = "KEFU_WECOM_API_BASE")]
+    wecom_api_base: Option<String>,
+    /// The SMTP server for email: `smtps://user:pass@host:465`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtp://host:25`; with the sender it enables email.
+    #[arg(long, env = "KEFU_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender of email, e.g. `客服中心 <service@example.com>`.
+    #[arg(long, env = "KEFU_MAIL_FROM")]
+    mail_from: Option<String>,
     /// Background jobs run at once by this process.
     #[arg(long, env = "KEFU_JOB_CONCURRENCY", default_value_t = 16)]
     job_concurrency: usize,
 }
 
+fn non_empty(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|s| !s.is_empty())
+}
+
 impl JobArgs {
     fn settings(&self) -> Settings {
+        let sms_aliyun = match (
+            non_empty(self.sms_aliyun_key_id.as_deref()),
+            non_empty(self.sms_aliyun_key_secret.as_deref()),
+            non_empty(self.sms_sign_name.as_deref()),
+        ) {
+            (Some(id), Some(secret), Some(sign)) => {
+                let c =
+                    app::notify::AliyunSmsConfig::new(id, app::notify::Secret::new(secret), sign);
+                Some(match non_empty(self.sms_endpoint.as_deref()) {
+                    Some(e) => c.endpoint(e),
+                    None => c,
+                })
+            }
+            _ => None,
+        };
+        let wechat = match (
+            non_empty(self.wechat_appid.as_deref()),
+            non_empty(self.wechat_secret.as_deref()),
+        ) {
+            (Some(appid), Some(secret)) => {
+                let c = app::notify::WechatConfig::new(appid, app::notify::Secret::new(secret));
+                Some(match non_empty(self.wechat_api_base.as_deref()) {
+                    Some(b) => c.api_base(b),
+                    None => c,
+                })
+            }
+            _ => None,
+        };
+        let email = match (
+            non_empty(self.smtp_url.as_deref()),
+            non_empty(self.mail_from.as_deref()),
+        ) {
+            (Some(url), Some(from)) => Some(app::notify::EmailConfig {
+                smtp_url: app::notify::Secret::new(url),
+                from: from.to_string(),
+            }),
+            _ => None,
+        };
         Settings {
             webhook_secret: self
                 .webhook_secret
                 .as_deref()
                 .filter(|s| !s.is_empty())
                 .map(app::notify::Secret::new),
+            sms_aliyun,
+            wechat,
+            email,
+            wecom_api_base: non_empty(self.wecom_api_base.as_deref()).map(str::to_string),
             ..Settings::default()
         }
     }
@@ -422,6 +499,21 @@ async fn start_jobs(
         .concurrency(args.job_concurrency);
     if app.settings.webhook_secret.is_none() {
         tracing::info!("KEFU_WEBHOOK_SECRET is not set: webhook messages will fail until it is");
+    }
+    if app.settings.sms_aliyun.is_none() {
+        tracing::info!(
+            "KEFU_SMS_ALIYUN_KEY_ID, KEFU_SMS_ALIYUN_KEY_SECRET and KEFU_SMS_SIGN_NAME are not all set: SMS messages will fail until they are"
+        );
+    }
+    if app.settings.email.is_none() {
+        tracing::info!(
+            "KEFU_SMTP_URL and KEFU_MAIL_FROM are not both set: email messages will fail until they are"
+        );
+    }
+    if app.settings.wechat.is_none() {
+        tracing::info!(
+            "KEFU_WECHAT_APPID and KEFU_WECHAT_SECRET are not both set: WeChat messages will fail until they are"
+        );
     }
     Ok(runner.spawn())
 }

@@ -8,6 +8,7 @@ mod idempotency;
 mod jobs;
 mod ledger;
 mod merge;
+mod notify;
 mod timeline;
 mod validation;
 

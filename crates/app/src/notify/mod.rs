@@ -20,6 +20,19 @@ use store::outbox::{Channel as ChannelKind, Message};
 
 use crate::{Error, Result, Settings};
 
+mod aliyun_sms;
+mod email;
+mod wechat;
+mod wecom;
+
+pub use aliyun_sms::{
+    ALIYUN_SMS_ENDPOINT, AliyunSms, AliyunSmsConfig, OPT_OUT, aliyun_percent_encode,
+    aliyun_signature, sms_template_params,
+};
+pub use email::{Email, EmailConfig, email_text};
+pub use wechat::{WECHAT_API_BASE, WechatConfig, WechatSubscribe, wechat_subscribe_body};
+pub use wecom::{WECOM_API_BASE, WecomBot, wecom_markdown};
+
 /// One message as an adapter sees it.
 #[derive(Debug, Clone)]
 pub struct OutboundMessage {
@@ -94,12 +107,25 @@ impl Channels {
         Self::default()
     }
 
-    /// The adapters the settings configure: the signed webhook when a secret is set.
+    /// The adapters the settings configure: the signed webhook when a secret is set, Aliyun SMS,
+    /// email and WeChat subscription messages when their settings are, and the 企业微信 bot (whose
+    /// recipient carries its own key) always.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
         let mut channels = Self::new();
         if let Some(secret) = &settings.webhook_secret {
             channels = channels.with(ChannelKind::Webhook, Webhook::new(secret.clone())?);
         }
+        if let Some(sms) = &settings.sms_aliyun {
+            channels = channels.with(ChannelKind::Sms, AliyunSms::new(sms.clone())?);
+        }
+        if let Some(email) = &settings.email {
+            channels = channels.with(ChannelKind::Email, Email::new(email)?);
+        }
+        if let Some(wechat) = &settings.wechat {
+            channels = channels.with(ChannelKind::Wechat, WechatSubscribe::new(wechat.clone())?);
+        }
+        let wecom_base = settings.wecom_api_base.as_deref().unwrap_or(WECOM_API_BASE);
+        channels = channels.with(ChannelKind::Wecom, WecomBot::new(wecom_base)?);
         Ok(channels)
     }
 
@@ -161,13 +187,7 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn new(secret: Secret) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kefu-webhook/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Conflict(format!("webhook client: {e}")))?;
+        let client = http_client("webhook")?;
         Ok(Self { client, secret })
     }
 
@@ -245,4 +265,52 @@ fn rfc3339(t: Timestamp) -> String {
     chrono::DateTime::from_timestamp_millis(t.0)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The HTTP client every adapter uses: short timeouts, no redirects (a signed request goes where
+/// it was configured to go).
+fn http_client(what: &str) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(format!("kefu-{what}/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Conflict(format!("{what} client: {e}")))
+}
+
+/// A request that did not get an answer: a malformed request is final, anything else (timeout,
+/// refused connection, broken body) is worth another try.
+fn transport_error(what: &str, e: &reqwest::Error) -> SendError {
+    if e.is_builder() {
+        SendError::Permanent(format!("{what} request: {e}"))
+    } else {
+        SendError::Retryable(format!("{what}: {e}"))
+    }
+}
+
+/// An answer whose status is not 2xx: 408, 425, 429 and 5xx are retried, the rest are final.
+async fn status_error(what: &str, response: reqwest::Response) -> SendError {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let snippet: String = text.chars().take(300).collect();
+    let why = format!(
+        "{what} answered HTTP {}: {}",
+        status.as_u16(),
+        snippet.trim()
+    );
+    if status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429) {
+        SendError::Retryable(why)
+    } else {
+        SendError::Permanent(why)
+    }
+}
+
+/// A template parameter as the text providers take: strings as they are, other values as JSON.
+fn param_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
