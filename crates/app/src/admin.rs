@@ -22,7 +22,7 @@ pub struct AuditEntry {
     pub at: Timestamp,
     actor_id: Option<UserId>,
     actor: String,
-    action: &'static str,
+    pub(crate) action: &'static str,
     entity: &'static str,
     request_id: String,
 }

@@ -31,6 +31,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Conflict(String),
+    /// The ticket workflow refused a move (`domain::ticket` decides; the code names why).
+    #[error("{0}")]
+    Workflow(#[from] domain::ticket::TicketError),
     #[error("internal error")]
     Store(#[source] store::Error),
     /// Raised inside a create's transaction when a concurrent retry recorded the same key
@@ -56,6 +59,20 @@ impl Error {
             Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::Duplicate { .. } => "duplicate",
             Error::Conflict(_) => "conflict",
+            Error::Workflow(e) => {
+                use domain::ticket::TicketError as T;
+                match e {
+                    T::NotAllowed { .. } => "not_allowed",
+                    T::NotOwner { .. } => "not_owner",
+                    T::WrongKind { .. } => "wrong_kind",
+                    T::NoTracker => "no_tracker",
+                    T::PlanNotSigned => "plan_not_signed",
+                    T::CommittedTimeInPast { .. } => "committed_time_in_past",
+                    T::CompensationOpen { .. } => "compensation_open",
+                    T::ReopenWindowPassed => "reopen_window_passed",
+                    T::MergeIntoSelf => "merge_into_self",
+                }
+            }
             Error::Store(_) | Error::Replay(_) => "internal",
         }
     }

@@ -381,6 +381,8 @@ pub struct TimelineView {
     pub device_id: Option<i64>,
     pub author: Option<String>,
     pub body: String,
+    /// The ticket an entry is about.
+    pub ticket_id: Option<i64>,
 }
 
 /// Everything the customer page shows.
@@ -492,6 +494,7 @@ fn timeline_view(ctx: &Ctx, cats: &[NoteCategory], e: TimelineEntry) -> Timeline
         device_id: e.device_id.map(|x| x.0),
         author: e.author_name,
         body: e.body,
+        ticket_id: e.ticket_id.map(|t| t.0),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod notify;
 mod once;
 pub mod secret;
+pub mod tickets;
 
 use std::sync::Arc;
 
@@ -47,6 +48,10 @@ pub struct Settings {
     pub email: Option<notify::EmailConfig>,
     /// Where 企业微信 bot keys are sent (`KEFU_WECOM_API_BASE`, default the public API).
     pub wecom_api_base: Option<String>,
+    /// Approved SMS template codes per ticket milestone (`ticket.received`, `ticket.plan`,
+    /// `ticket.replied`, `ticket.resolved`, `ticket.closed`), from
+    /// `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` etc.; a milestone without one sends no SMS.
+    pub sms_templates: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Settings {
@@ -59,6 +64,7 @@ impl Default for Settings {
             wechat: None,
             email: None,
             wecom_api_base: None,
+            sms_templates: std::collections::BTreeMap::new(),
         }
     }
 }

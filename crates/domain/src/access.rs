@@ -68,6 +68,21 @@ string_enum!(
         OrgAdmin = "org_admin",
         AuditRead = "audit_read",
         TokenAdmin = "token_admin",
+        // Service desk (D1–D11).
+        TicketRead = "ticket_read",
+        TicketCreate = "ticket_create",
+        // Act on tickets one owns or is asked to: reply, note, accept, sign, inform, resolve.
+        TicketWork = "ticket_work",
+        // Send tickets to departments, take over, transfer.
+        TicketRoute = "ticket_route",
+        // Supervisor acts on anyone's ticket: reassign, merge, cancel, close escalations.
+        TicketSupervise = "ticket_supervise",
+        // The requester's side: confirm the outcome, reopen.
+        TicketConfirm = "ticket_confirm",
+        CompensationPropose = "compensation_propose",
+        CompensationApprove = "compensation_approve",
+        CompensationPay = "compensation_pay",
+        ReportRead = "report_read",
     }
 );
 
@@ -96,18 +111,49 @@ impl Role {
                 P::PhoneReveal,
                 P::UserRead,
                 P::AuditRead,
+                P::TicketRead,
+                P::TicketCreate,
+                P::TicketWork,
+                P::TicketRoute,
+                P::TicketSupervise,
+                P::TicketConfirm,
+                P::CompensationPropose,
+                P::CompensationApprove,
+                P::ReportRead,
             ],
-            // Agents call customers all day; a dealer works its own customers the same way.
-            Role::Agent | Role::DealerUser => &[
+            Role::Agent => &[
                 P::CustomerRead,
                 P::CustomerWrite,
                 P::DeviceWrite,
                 P::NoteWrite,
                 P::PhoneView,
+                P::TicketRead,
+                P::TicketCreate,
+                P::TicketWork,
+                P::TicketRoute,
+                P::TicketConfirm,
+                P::CompensationPropose,
             ],
-            Role::Dispatcher | Role::FollowupSpecialist => {
-                &[P::CustomerRead, P::NoteWrite, P::PhoneView]
-            }
+            Role::DealerUser => &[
+                P::CustomerRead,
+                P::CustomerWrite,
+                P::DeviceWrite,
+                P::NoteWrite,
+                P::PhoneView,
+                P::TicketRead,
+                P::TicketCreate,
+                P::TicketConfirm,
+            ],
+            Role::Dispatcher => &[P::CustomerRead, P::NoteWrite, P::PhoneView, P::TicketRead],
+            Role::FollowupSpecialist => &[
+                P::CustomerRead,
+                P::NoteWrite,
+                P::PhoneView,
+                P::TicketRead,
+                P::TicketCreate,
+                P::TicketWork,
+                P::TicketConfirm,
+            ],
             Role::CitySupervisor => &[
                 P::CustomerRead,
                 P::CustomerWrite,
@@ -115,21 +161,61 @@ impl Role {
                 P::DeviceWrite,
                 P::NoteWrite,
                 P::PhoneView,
+                P::TicketRead,
+                P::TicketCreate,
+                P::TicketWork,
+                P::TicketRoute,
+                P::TicketSupervise,
+                P::TicketConfirm,
+                P::CompensationPropose,
+                P::CompensationApprove,
+                P::ReportRead,
             ],
-            Role::DepartmentHandler | Role::QualityChecker => {
-                &[P::CustomerRead, P::NoteWrite, P::PhoneReveal]
-            }
+            Role::DepartmentHandler | Role::QualityChecker => &[
+                P::CustomerRead,
+                P::NoteWrite,
+                P::PhoneReveal,
+                P::TicketRead,
+                P::TicketWork,
+                P::TicketRoute,
+                P::CompensationPropose,
+            ],
             Role::AccountOwner => &[
                 P::CustomerRead,
                 P::CustomerWrite,
                 P::NoteWrite,
                 P::PhoneView,
+                P::TicketRead,
+                P::TicketCreate,
+                P::TicketWork,
+                P::TicketRoute,
+                P::TicketConfirm,
+                P::CompensationPropose,
             ],
-            Role::RemoteSupport => &[P::CustomerRead, P::DeviceWrite, P::NoteWrite, P::PhoneView],
-            Role::PartsWarehouse | Role::SettlementFinance | Role::Engineer | Role::OutletAdmin => {
-                &[P::CustomerRead]
-            }
-            Role::BrandUser => &[P::CustomerRead, P::DeviceWrite],
+            Role::RemoteSupport => &[
+                P::CustomerRead,
+                P::DeviceWrite,
+                P::NoteWrite,
+                P::PhoneView,
+                P::TicketRead,
+                P::TicketCreate,
+                P::TicketWork,
+                P::TicketRoute,
+            ],
+            Role::SettlementFinance => &[
+                P::CustomerRead,
+                P::TicketRead,
+                P::CompensationPay,
+                P::ReportRead,
+            ],
+            Role::PartsWarehouse | Role::Engineer | Role::OutletAdmin => &[P::CustomerRead],
+            Role::BrandUser => &[
+                P::CustomerRead,
+                P::DeviceWrite,
+                P::TicketRead,
+                P::TicketCreate,
+                P::TicketConfirm,
+            ],
         }
     }
 }

@@ -42,6 +42,9 @@ string_enum!(
         Created = "created",
         Merged = "merged",
         DeviceAdded = "device_added",
+        Ticket = "ticket",
+        Call = "call",
+        Survey = "survey",
     }
 );
 
@@ -143,6 +146,8 @@ pub struct TimelineEntry {
     pub author_id: Option<UserId>,
     pub author_name: Option<String>,
     pub body: String,
+    /// The ticket an entry is about, for ticket entries.
+    pub ticket_id: Option<crate::TicketId>,
 }
 
 #[cfg(test)]

@@ -50,7 +50,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::string_enum;
-use crate::{Money, OrgUnitId, TicketId, Timestamp, UserId, WorkOrderId};
+use crate::{
+    BrandId, CustomerId, DeviceId, Money, OrgUnitId, TicketId, Timestamp, UserId, WorkOrderId,
+};
 
 string_enum!(
     /// What the requester wants (D1). Opinion tickets are `Suggestion`.
@@ -877,6 +879,100 @@ impl Plan {
     /// The plan's committed time: when the last part is due.
     pub fn committed_at(&self) -> Option<Timestamp> {
         self.parts.iter().map(|p| p.committed_at).max()
+    }
+}
+
+string_enum!(
+    /// How remote support ended (D11).
+    RemoteOutcome {
+        Solved = "solved",
+        Converted = "converted",
+    }
+);
+
+/// One party's share of the cost of a remedy (D2: cost allocation), in percent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostShare {
+    pub party: Liability,
+    pub percent: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CostShareError {
+    #[error("the shares must add up to 100 percent (they add up to {0})")]
+    NotWhole(u32),
+    #[error("{0} appears twice")]
+    Repeated(Liability),
+    #[error("a share must be between 1 and 100 percent")]
+    OutOfRange,
+}
+
+/// Checks that the shares name each party once and add up to 100 %.
+pub fn check_cost_shares(shares: &[CostShare]) -> Result<(), CostShareError> {
+    let mut seen = Vec::new();
+    let mut total = 0u32;
+    for s in shares {
+        if s.percent == 0 || s.percent > 100 {
+            return Err(CostShareError::OutOfRange);
+        }
+        if seen.contains(&s.party) {
+            return Err(CostShareError::Repeated(s.party));
+        }
+        seen.push(s.party);
+        total += u32::from(s.percent);
+    }
+    if !shares.is_empty() && total != 100 {
+        return Err(CostShareError::NotWhole(total));
+    }
+    Ok(())
+}
+
+/// A stored ticket: its workflow state and what it is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ticket {
+    pub state: TicketState,
+    /// The human number, e.g. `KF20261130-000042` (per business day).
+    pub number: String,
+    pub brand_id: Option<BrandId>,
+    pub channel: Channel,
+    pub subject: String,
+    pub description: String,
+    /// The end customer the ticket is about.
+    pub customer_id: Option<CustomerId>,
+    /// Who asked: the customer, or a dealer acting for its customer (D2).
+    pub requester_id: Option<CustomerId>,
+    /// The dealer the ticket belongs to, for the dealer's own view.
+    pub dealer_id: Option<CustomerId>,
+    pub device_id: Option<DeviceId>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
+    /// Trips to a department so far; the current plan is the plan of this round.
+    pub round: i64,
+    pub last_urged_at: Option<Timestamp>,
+    pub complaint_category: Option<ComplaintCategory>,
+    pub liability: Option<Liability>,
+    pub remedy: Option<Remedy>,
+    pub cost_shares: Vec<CostShare>,
+    pub plan_committed_at: Option<Timestamp>,
+    pub remote_outcome: Option<RemoteOutcome>,
+    pub pre_diagnosis: Option<String>,
+    pub parts_list: Vec<String>,
+    pub first_reply_at: Option<Timestamp>,
+    pub informed_at: Option<Timestamp>,
+    pub confirmed_at: Option<Timestamp>,
+    pub escalated_at: Option<Timestamp>,
+    pub source_call_id: Option<i64>,
+    pub created_by: Option<UserId>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Ticket {
+    pub fn id(&self) -> TicketId {
+        self.state.id
     }
 }
 

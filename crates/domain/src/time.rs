@@ -82,6 +82,19 @@ impl Date {
     pub fn ymd(y: i32, m: u32, d: u32) -> Option<Self> {
         NaiveDate::from_ymd_opt(y, m, d).map(Self)
     }
+    /// The first instant of this date in `tz` (midnight, or the first instant after a DST gap).
+    pub fn start_in(self, tz: chrono_tz::Tz) -> Timestamp {
+        use chrono::TimeZone;
+        let midnight = self.0.and_hms_opt(0, 0, 0).expect("midnight exists");
+        let t = match tz.from_local_datetime(&midnight) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t,
+            chrono::LocalResult::None => tz
+                .from_local_datetime(&(midnight + chrono::TimeDelta::hours(1)))
+                .earliest()
+                .expect("an hour after a gap exists"),
+        };
+        Timestamp(t.timestamp_millis())
+    }
     /// The date `months` calendar months later, clamped to the month's last day.
     #[must_use]
     pub fn plus_months(self, months: u32) -> Self {

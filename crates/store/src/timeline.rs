@@ -2,7 +2,9 @@
 //! reminders) write their entries here too.
 
 use domain::customer::{NoteCategory, TimelineEntry, TimelineKind};
-use domain::{BrandId, CustomerId, DeviceId, NoteCategoryId, Scope, TimelineId, Timestamp, UserId};
+use domain::{
+    BrandId, CustomerId, DeviceId, NoteCategoryId, Scope, TicketId, TimelineId, Timestamp, UserId,
+};
 use sqlx::FromRow;
 
 use crate::error::corrupt;
@@ -22,8 +24,17 @@ pub struct NewEntry<'a> {
 }
 
 pub async fn append(c: &mut Conn, e: &NewEntry<'_>) -> Result<TimelineId, Error> {
+    append_about(c, e, None).await
+}
+
+/// Appends an entry that is about a ticket (linked from the timeline).
+pub async fn append_about(
+    c: &mut Conn,
+    e: &NewEntry<'_>,
+    ticket: Option<TicketId>,
+) -> Result<TimelineId, Error> {
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO timeline_entries (customer_id, device_id, brand_id, at, kind, category_id, author_id, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO timeline_entries (customer_id, device_id, brand_id, at, kind, category_id, author_id, body, ticket_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(e.customer_id.0)
     .bind(e.device_id.map(|x| x.0))
@@ -33,6 +44,7 @@ pub async fn append(c: &mut Conn, e: &NewEntry<'_>) -> Result<TimelineId, Error>
     .bind(e.category_id.map(|x| x.0))
     .bind(e.author_id.map(|x| x.0))
     .bind(e.body)
+    .bind(ticket.map(|t| t.0))
     .fetch_one(&mut *c)
     .await?;
     Ok(TimelineId(id))
@@ -50,6 +62,7 @@ struct EntryRow {
     author_id: Option<i64>,
     author_name: Option<String>,
     body: String,
+    ticket_id: Option<i64>,
 }
 
 impl TryFrom<EntryRow> for TimelineEntry {
@@ -66,11 +79,12 @@ impl TryFrom<EntryRow> for TimelineEntry {
             author_id: r.author_id.map(UserId),
             author_name: r.author_name,
             body: r.body,
+            ticket_id: r.ticket_id.map(TicketId),
         })
     }
 }
 
-const SELECT_ENTRIES: &str = "SELECT t.id, t.customer_id, t.device_id, t.brand_id, t.at, t.kind, t.category_id, t.author_id, u.display_name AS author_name, t.body FROM timeline_entries t LEFT JOIN users u ON u.id = t.author_id";
+const SELECT_ENTRIES: &str = "SELECT t.id, t.customer_id, t.device_id, t.brand_id, t.at, t.kind, t.category_id, t.author_id, u.display_name AS author_name, t.body, t.ticket_id FROM timeline_entries t LEFT JOIN users u ON u.id = t.author_id";
 
 /// Which timeline to read.
 #[derive(Debug, Clone, Copy)]

@@ -40,6 +40,51 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         409,
         "the action does not fit the record's current state",
     ),
+    (
+        "not_allowed",
+        409,
+        "the ticket's current status does not allow this action",
+    ),
+    (
+        "not_owner",
+        403,
+        "only the ticket's current owner may do this",
+    ),
+    (
+        "wrong_kind",
+        409,
+        "the action applies to another kind of ticket",
+    ),
+    (
+        "no_tracker",
+        409,
+        "nobody has taken responsibility for the ticket yet; assign it to a person first",
+    ),
+    (
+        "plan_not_signed",
+        409,
+        "every part of the plan must be signed first",
+    ),
+    (
+        "committed_time_in_past",
+        422,
+        "a committed time must lie in the future",
+    ),
+    (
+        "compensation_open",
+        409,
+        "compensation records on the ticket are still open",
+    ),
+    (
+        "reopen_window_passed",
+        409,
+        "the time to reopen this ticket has passed",
+    ),
+    (
+        "merge_into_self",
+        422,
+        "a ticket cannot be merged into itself",
+    ),
     ("payload_too_large", 413, "the body exceeds 1 MiB"),
     (
         "unsupported_media_type",
