@@ -266,7 +266,7 @@ pub struct ReviewOutcomeInput {
 }
 
 /// Which list of tickets.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct TicketListInput {
     /// mine | department | unassigned | tracking | dealers | escalated | urged | all (default all)
     #[serde(default)]

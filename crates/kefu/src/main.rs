@@ -93,6 +93,19 @@ fn non_empty(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Approved SMS template codes per ticket milestone: `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` serves
+/// `ticket.received`, and so on for PLAN, REPLIED, RESOLVED and CLOSED.
+fn sms_templates_from_env() -> std::collections::BTreeMap<String, String> {
+    ["received", "plan", "replied", "resolved", "closed"]
+        .into_iter()
+        .filter_map(|m| {
+            let var = format!("KEFU_SMS_TEMPLATE_TICKET_{}", m.to_uppercase());
+            let code = std::env::var(var).ok()?;
+            non_empty(Some(&code)).map(|c| (format!("ticket.{m}"), c.to_string()))
+        })
+        .collect()
+}
+
 impl JobArgs {
     fn settings(&self) -> Settings {
         let sms_aliyun = match (
@@ -143,6 +156,7 @@ impl JobArgs {
             wechat,
             email,
             wecom_api_base: non_empty(self.wecom_api_base.as_deref()).map(str::to_string),
+            sms_templates: sms_templates_from_env(),
             ..Settings::default()
         }
     }
