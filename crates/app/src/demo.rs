@@ -24,10 +24,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use store::bulk::{self, NewAddress, NewContact, NewCustomer, NewDevice, NewEntry, Written};
 use store::org::UnitDraft;
+use store::search::{CustomerSource, DocRow};
 use store::users::UserDraft;
 use store::{Backend, org, timeline, users};
 
 use crate::admin::{AuditEntry, audit_entry};
+use crate::search;
 use crate::secret::hash_password;
 use crate::{App, Ctx, Error, Result};
 
@@ -168,7 +170,16 @@ async fn ledger(
     while made < dealers {
         let k = chunk_len(dealers - made);
         let (customers, entries) = g.dealers(k);
-        let w = write_chunk(app.clone(), backend, chunk_audit(ctx), customers, entries).await;
+        let docs = search_docs(app, &customers);
+        let w = write_chunk(
+            app.clone(),
+            backend,
+            chunk_audit(ctx),
+            customers,
+            entries,
+            docs,
+        )
+        .await;
         progress.add(w)?;
         made += k as u64;
     }
@@ -179,6 +190,7 @@ async fn ledger(
     while made < individuals {
         let k = chunk_len(individuals - made);
         let (customers, entries) = g.individuals(made, k);
+        let docs = search_docs(app, &customers);
         if let Some(h) = pending.take() {
             progress.add(joined(h).await)?;
         }
@@ -188,6 +200,7 @@ async fn ledger(
             chunk_audit(ctx),
             customers,
             entries,
+            docs,
         )));
         made += k as u64;
     }
@@ -254,6 +267,7 @@ async fn write_chunk(
     audit: AuditEntry,
     customers: Vec<NewCustomer>,
     entries: Vec<NewEntry>,
+    docs: Vec<DocRow>,
 ) -> Chunk {
     let asked = Instant::now();
     let w = app
@@ -261,6 +275,7 @@ async fn write_chunk(
         .write(move |c| {
             Box::pin(async move {
                 let w = bulk::insert(c, backend, &customers, &entries).await?;
+                bulk::search_docs(c, backend, &docs).await?;
                 let after = serde_json::json!({
                     "customers": w.customers, "contacts": w.contacts, "addresses": w.addresses,
                     "devices": w.devices, "brand_links": w.brand_links, "timeline": w.timeline,
@@ -272,6 +287,48 @@ async fn write_chunk(
         })
         .await?;
     Ok((w, asked.elapsed().as_millis()))
+}
+
+/// The search documents of a chunk's customers and devices, segmented before its write.
+fn search_docs(app: &App, customers: &[NewCustomer]) -> Vec<DocRow> {
+    let mut docs = Vec::with_capacity(customers.len() * 2);
+    for x in customers {
+        let a = x.addresses.first().map(|a| &a.address);
+        let source = CustomerSource {
+            id: x.id.0,
+            kind: x.kind.as_str().into(),
+            name: x.name.clone(),
+            phone: x.phone.as_ref().map(|p| p.as_str().into()),
+            email: x.email.clone(),
+            remark: x.remark.clone(),
+            status: "active".into(),
+            province_code: a.map(|a| a.province.0.clone()),
+            city_code: a.map(|a| a.city.0.clone()),
+            district_code: a.and_then(|a| a.district.as_ref().map(|d| d.0.clone())),
+            updated_at: x.created_at.0,
+            address_detail: a.map(|a| a.detail.clone()),
+            contacts: x
+                .contacts
+                .iter()
+                .map(|c| {
+                    (
+                        c.id.0,
+                        c.name.clone(),
+                        c.phone.as_ref().map(|p| p.as_str().into()),
+                    )
+                })
+                .collect(),
+        };
+        docs.push(
+            search::customer_doc(&app.regions, &source)
+                .prepare()
+                .into_row(),
+        );
+        for d in &x.devices {
+            docs.push(search::device_draft_doc(d.id.0, x.id, &d.draft, d.at).into_row());
+        }
+    }
+    docs
 }
 
 // ---------------------------------------------------------------- organisation and accounts
