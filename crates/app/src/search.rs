@@ -557,17 +557,16 @@ pub async fn search(app: &App, ctx: &Ctx, input: SearchInput) -> Result<SearchPa
         .flatten();
     let offset = match input.cursor.as_deref().filter(|s| !s.is_empty()) {
         None => 0,
-        Some(s) => match Cursor::decode(s)
-            .filter(|c| c.key == CURSOR_KEY)
-            .and_then(|c| u32::try_from(c.id).ok())
-            .filter(|o| *o <= index_store::MAX_OFFSET)
-        {
-            Some(o) => o,
-            None => {
+        Some(s) => {
+            let o = Cursor::decode(s)
+                .filter(|c| c.key == CURSOR_KEY)
+                .and_then(|c| u32::try_from(c.id).ok())
+                .filter(|o| *o <= index_store::MAX_OFFSET);
+            if o.is_none() {
                 f.add("cursor", "not a cursor this server issued");
-                0
             }
-        },
+            o.unwrap_or(0)
+        }
     };
     f.finish()?;
     if kinds.iter().any(|k| !readable.contains(k)) {
@@ -740,7 +739,7 @@ pub async fn reindex(app: &App, ctx: &Ctx) -> Result<ReindexReport> {
     let backend = app.db.backend();
     let mut after = 0;
     loop {
-        let list = app
+        let sources = app
             .db
             .read(move |c| {
                 Box::pin(
@@ -748,10 +747,10 @@ pub async fn reindex(app: &App, ctx: &Ctx) -> Result<ReindexReport> {
                 )
             })
             .await?;
-        let Some(last) = list.last().map(|s| s.id) else {
+        let Some(last) = sources.last().map(|s| s.id) else {
             break;
         };
-        let docs: Vec<DocRow> = list
+        let docs: Vec<DocRow> = sources
             .iter()
             .filter(|s| s.status == "active")
             .map(|s| customer_doc(&app.regions, s).prepare().into_row())
@@ -763,16 +762,16 @@ pub async fn reindex(app: &App, ctx: &Ctx) -> Result<ReindexReport> {
     replace_range(app, backend, DocKind::Customer, after, None, Vec::new()).await?;
     let mut after = 0;
     loop {
-        let list = app
+        let sources = app
             .db
             .read(move |c| {
                 Box::pin(async move { index_store::device_sources(c, after, REINDEX_CHUNK).await })
             })
             .await?;
-        let Some(last) = list.last().map(|s| s.id) else {
+        let Some(last) = sources.last().map(|s| s.id) else {
             break;
         };
-        let docs: Vec<DocRow> = list
+        let docs: Vec<DocRow> = sources
             .iter()
             .map(|s| device_doc(s).prepare().into_row())
             .collect();

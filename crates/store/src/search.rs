@@ -132,6 +132,16 @@ pub async fn count(c: &mut Conn, kind: DocKind) -> Result<i64, Error> {
     Ok(n)
 }
 
+/// The largest record id among documents of a kind (0 when none).
+pub async fn max_doc_id(c: &mut Conn, kind: DocKind) -> Result<i64, Error> {
+    let (n,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(doc_id) FROM search_docs WHERE doc_kind = $1")
+            .bind(kind.as_str())
+            .fetch_one(&mut *c)
+            .await?;
+    Ok(n.unwrap_or(0))
+}
+
 /// A query word: matched whole, or as the beginning of indexed words when `prefix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
@@ -371,7 +381,7 @@ pub async fn customer_sources(
     with_contacts(c, rows).await
 }
 
-/// One customer's source, whatever its status (NotFound when there is no such customer).
+/// One customer's source, whatever its status (`NotFound` when there is no such customer).
 pub async fn customer_source(c: &mut Conn, id: CustomerId) -> Result<CustomerSource, Error> {
     let mut f = Filter::new();
     f.and("c.id = ?", vec![id.0]);

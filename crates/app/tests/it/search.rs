@@ -60,8 +60,7 @@ async fn ticket_doc(
     brand: Option<BrandId>,
     title: &str,
     body: &str,
-    status: &str,
-    kind: &str,
+    (status, kind): (&str, &str),
 ) {
     let doc = Doc {
         kind: DocKind::Ticket,
@@ -118,8 +117,7 @@ async fn chinese_english_and_phone_searches_find_their_records() {
             None,
             "冰箱漏水",
             "客户反映冰箱漏水，地板都湿了。已安排上门。",
-            "open",
-            "repair",
+            ("open", "repair"),
         )
         .await;
         ticket_doc(
@@ -129,8 +127,7 @@ async fn chinese_english_and_phone_searches_find_their_records() {
             None,
             "空调不制冷",
             "Air conditioner not cooling, error E1",
-            "closed",
-            "repair",
+            ("closed", "repair"),
         )
         .await;
 
@@ -212,8 +209,7 @@ async fn filters_paging_and_bad_input() {
                 None,
                 &format!("热水器漏水 {id}"),
                 "热水器漏水需要维修",
-                status,
-                kind,
+                (status, kind),
             )
             .await;
         }
@@ -426,20 +422,20 @@ async fn changes_replace_old_words_and_merges_move_them() {
         assert!(has(&find(&w, &agent, q("6666")).await, "customer", c.0));
 
         // A device edited: the old model is no longer a word of it.
-        let d = ledger::add_device(&w.app, &agent, c, aircon("SNOLD1", None))
+        let fridge = ledger::add_device(&w.app, &agent, c, aircon("SNOLD1", None))
             .await
             .unwrap()
             .id;
         let mut input = aircon("SNNEW2", None);
         input.category = "冰箱".into();
-        ledger::update_device(&w.app, &agent, d, 1, input)
+        ledger::update_device(&w.app, &agent, fridge, 1, input)
             .await
             .unwrap();
         assert!(
             find(&w, &agent, q("snold1")).await.items.is_empty(),
             "{which:?}"
         );
-        assert!(has(&find(&w, &agent, q("冰箱")).await, "device", d.0));
+        assert!(has(&find(&w, &agent, q("冰箱")).await, "device", fridge.0));
 
         // Contacts and addresses added later are found too.
         ledger::add_contact(&w.app, &agent, c, crate::contact("殷素素", "13977778888"))
@@ -469,8 +465,8 @@ async fn changes_replace_old_words_and_merges_move_them() {
             .await
             .unwrap()
             .id;
-        let (a, b) = (w.view(&agent, c).await, w.view(&agent, dup).await);
-        ledger::merge(&w.app, &manager, c, a.version, dup, b.version)
+        let (kept, gone) = (w.view(&agent, c).await, w.view(&agent, dup).await);
+        ledger::merge(&w.app, &manager, c, kept.version, dup, gone.version)
             .await
             .unwrap();
         let p = find(&w, &agent, q("张无忌")).await;
@@ -527,8 +523,7 @@ async fn brands_and_dealers_find_only_their_own() {
             Some(aqua),
             "净水器漏水",
             "aqua ticket",
-            "open",
-            "repair",
+            ("open", "repair"),
         )
         .await;
         ticket_doc(
@@ -538,8 +533,7 @@ async fn brands_and_dealers_find_only_their_own() {
             Some(midea),
             "空调漏水",
             "midea ticket",
-            "open",
-            "repair",
+            ("open", "repair"),
         )
         .await;
         ticket_doc(
@@ -549,8 +543,7 @@ async fn brands_and_dealers_find_only_their_own() {
             None,
             "自营漏水",
             "company ticket",
-            "open",
-            "repair",
+            ("open", "repair"),
         )
         .await;
 
