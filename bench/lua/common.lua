@@ -44,9 +44,9 @@ function bench_done(summary, latency, requests)
    end
    table.sort(parts)
    io.write(string.format(
-      "BENCH requests=%d duration_s=%.3f rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f ok2xx=%d non2xx=%d socket_errors=%d codes=%s\n",
+      "BENCH requests=%d duration_s=%.3f rps=%.1f p50_ms=%.3f p90_ms=%.3f p95_ms=%.3f p99_ms=%.3f max_ms=%.3f ok2xx=%d non2xx=%d socket_errors=%d codes=%s\n",
       summary.requests, secs, summary.requests / secs,
       latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-      latency:percentile(99) / 1000, latency.max / 1000,
+      latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
       total_ok, total_bad, sock, table.concat(parts, ",")))
 end

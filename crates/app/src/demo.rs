@@ -24,10 +24,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use store::bulk::{self, NewAddress, NewContact, NewCustomer, NewDevice, NewEntry, Written};
 use store::org::UnitDraft;
+use store::search::{CustomerSource, DocRow};
 use store::users::UserDraft;
 use store::{Backend, org, timeline, users};
 
 use crate::admin::{AuditEntry, audit_entry};
+use crate::search;
 use crate::secret::hash_password;
 use crate::{App, Ctx, Error, Result};
 
@@ -168,7 +170,16 @@ async fn ledger(
     while made < dealers {
         let k = chunk_len(dealers - made);
         let (customers, entries) = g.dealers(k);
-        let w = write_chunk(app.clone(), backend, chunk_audit(ctx), customers, entries).await;
+        let docs = chunk_search_docs(app, &customers);
+        let w = write_chunk(
+            app.clone(),
+            backend,
+            chunk_audit(ctx),
+            customers,
+            entries,
+            docs,
+        )
+        .await;
         progress.add(w)?;
         made += k as u64;
     }
@@ -179,6 +190,7 @@ async fn ledger(
     while made < individuals {
         let k = chunk_len(individuals - made);
         let (customers, entries) = g.individuals(made, k);
+        let docs = chunk_search_docs(app, &customers);
         if let Some(h) = pending.take() {
             progress.add(joined(h).await)?;
         }
@@ -188,6 +200,7 @@ async fn ledger(
             chunk_audit(ctx),
             customers,
             entries,
+            docs,
         )));
         made += k as u64;
     }
@@ -254,6 +267,7 @@ async fn write_chunk(
     audit: AuditEntry,
     customers: Vec<NewCustomer>,
     entries: Vec<NewEntry>,
+    docs: Vec<DocRow>,
 ) -> Chunk {
     let asked = Instant::now();
     let w = app
@@ -261,6 +275,7 @@ async fn write_chunk(
         .write(move |c| {
             Box::pin(async move {
                 let w = bulk::insert(c, backend, &customers, &entries).await?;
+                bulk::search_docs(c, backend, &docs).await?;
                 let after = serde_json::json!({
                     "customers": w.customers, "contacts": w.contacts, "addresses": w.addresses,
                     "devices": w.devices, "brand_links": w.brand_links, "timeline": w.timeline,
@@ -272,6 +287,48 @@ async fn write_chunk(
         })
         .await?;
     Ok((w, asked.elapsed().as_millis()))
+}
+
+/// The search documents of a chunk's customers and devices, segmented before its write.
+fn chunk_search_docs(app: &App, customers: &[NewCustomer]) -> Vec<DocRow> {
+    let mut docs = Vec::with_capacity(customers.len() * 2);
+    for x in customers {
+        let a = x.addresses.first().map(|a| &a.address);
+        let source = CustomerSource {
+            id: x.id.0,
+            kind: x.kind.as_str().into(),
+            name: x.name.clone(),
+            phone: x.phone.as_ref().map(|p| p.as_str().into()),
+            email: x.email.clone(),
+            remark: x.remark.clone(),
+            status: "active".into(),
+            province_code: a.map(|a| a.province.0.clone()),
+            city_code: a.map(|a| a.city.0.clone()),
+            district_code: a.and_then(|a| a.district.as_ref().map(|d| d.0.clone())),
+            updated_at: x.created_at.0,
+            address_detail: a.map(|a| a.detail.clone()),
+            contacts: x
+                .contacts
+                .iter()
+                .map(|c| {
+                    (
+                        c.id.0,
+                        c.name.clone(),
+                        c.phone.as_ref().map(|p| p.as_str().into()),
+                    )
+                })
+                .collect(),
+        };
+        docs.push(
+            search::customer_doc(&app.regions, &source)
+                .prepare()
+                .into_row(),
+        );
+        for d in &x.devices {
+            docs.push(search::device_draft_doc(d.id.0, x.id, &d.draft, d.at).into_row());
+        }
+    }
+    docs
 }
 
 // ---------------------------------------------------------------- organisation and accounts
@@ -2182,6 +2239,160 @@ impl<'a> Gen<'a> {
             body,
         }
     }
+}
+
+// ---------------------------------------------------------------- search benchmark documents
+
+/// Ticket-like search documents per write transaction.
+const SEARCH_CHUNK: usize = 2000;
+
+const SEARCH_PRODUCTS: &[&str] = &[
+    "冰箱",
+    "空调",
+    "洗衣机",
+    "热水器",
+    "净水器",
+    "油烟机",
+    "燃气灶",
+    "洗碗机",
+    "电视",
+    "空气净化器",
+    "新风系统",
+    "地暖",
+    "防盗门",
+    "智能门锁",
+    "扫地机器人",
+];
+const SEARCH_FAULTS: &[&str] = &[
+    "漏水",
+    "不制冷",
+    "不制热",
+    "噪音大",
+    "无法开机",
+    "显示故障代码E1",
+    "异味",
+    "漏电",
+    "滴水",
+    "不出水",
+    "遥控失灵",
+    "结冰",
+    "温度不稳定",
+    "振动",
+    "门关不上",
+    "指示灯闪烁",
+    "耗电异常",
+];
+const SEARCH_ASKS: &[&str] = &[
+    "请尽快安排师傅上门维修",
+    "客户要求更换新机",
+    "已远程指导,问题未解决",
+    "要求退货退款",
+    "配件已寄出,等待安装",
+    "客户情绪激动,投诉处理慢",
+    "保修期内免费维修",
+    "预约明天上午上门",
+    "已催单两次",
+    "需要确认购买凭证",
+];
+const SEARCH_PLACES: &[&str] = &[
+    "北京市海淀区",
+    "上海市浦东新区",
+    "杭州市西湖区",
+    "广州市天河区",
+    "成都市武侯区",
+    "武汉市洪山区",
+    "深圳市南山区",
+    "南京市鼓楼区",
+];
+const SEARCH_STATUSES: &[&str] = &["open", "in_progress", "waiting", "resolved", "closed"];
+const SEARCH_KINDS: &[&str] = &["repair", "complaint", "consultation", "install"];
+
+/// Adds `n` ticket-like search documents with Chinese text (product, fault, request, place,
+/// an English model) for the search benchmark (`kefu demo --search-docs N`), in chunks; ids
+/// follow the largest ticket document id. They belong to existing customers (the first 1,000
+/// by id, or none) and to the demo's brands, so scoped searches have something to find.
+pub async fn search_docs(app: &App, ctx: &Ctx, n: u64, seed: u64) -> Result<u64> {
+    let backend = app.db.backend();
+    let (first, customers, brands) = app
+        .db
+        .read(|c| {
+            Box::pin(async move {
+                let first = store::search::max_doc_id(c, store::search::DocKind::Ticket).await? + 1;
+                let customers: Vec<i64> = store::search::customer_sources(c, 0, 1000)
+                    .await?
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect();
+                let brands: Vec<BrandId> =
+                    org::brands(c).await?.into_iter().map(|b| b.id).collect();
+                Ok::<_, Error>((first, customers, brands))
+            })
+        })
+        .await?;
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x005E_A2C4);
+    let pick = |rng: &mut StdRng, list: &[&'static str]| list[rng.random_range(0..list.len())];
+    let at = ctx.now().0;
+    let mut made = 0u64;
+    let mut pending: Option<tokio::task::JoinHandle<Result<u64>>> = None;
+    while made < n {
+        let k = usize::try_from(n - made).map_or(SEARCH_CHUNK, |l| l.min(SEARCH_CHUNK));
+        let docs: Vec<DocRow> = (0..k)
+            .map(|i| {
+                let id = first + i64::try_from(made).unwrap_or(0) + i64::try_from(i).unwrap_or(0);
+                let (product, fault) = (
+                    pick(&mut rng, SEARCH_PRODUCTS),
+                    pick(&mut rng, SEARCH_FAULTS),
+                );
+                let body = format!(
+                    "客户反映{product}{fault},{}。地址:{}{}号。型号 KF{}-{}W,编号 SN{:08}。",
+                    pick(&mut rng, SEARCH_ASKS),
+                    pick(&mut rng, SEARCH_PLACES),
+                    rng.random_range(1..300),
+                    rng.random_range(10..99),
+                    rng.random_range(20..80),
+                    id
+                );
+                search::Doc {
+                    kind: search::DocKind::Ticket,
+                    id,
+                    brand_id: (!brands.is_empty())
+                        .then(|| brands[rng.random_range(0..brands.len())]),
+                    customer_id: (!customers.is_empty())
+                        .then(|| CustomerId(customers[rng.random_range(0..customers.len())])),
+                    title: format!("{product}{fault}"),
+                    body,
+                    keys: vec![format!("TK{id:08}")],
+                    status: Some(pick(&mut rng, SEARCH_STATUSES).into()),
+                    sub_kind: Some(pick(&mut rng, SEARCH_KINDS).into()),
+                    at: Timestamp(at - rng.random_range(0..365 * 86_400_000)),
+                }
+                .prepare()
+                .into_row()
+            })
+            .collect();
+        if let Some(h) = pending.take() {
+            h.await
+                .map_err(|e| Error::Conflict(format!("search documents stopped: {e}")))??;
+        }
+        let a = app.clone();
+        pending = Some(tokio::spawn(async move {
+            let len = docs.len() as u64;
+            a.db.write(move |c| {
+                Box::pin(async move { Ok::<_, Error>(bulk::search_docs(c, backend, &docs).await?) })
+            })
+            .await?;
+            Ok(len)
+        }));
+        made += k as u64;
+        if made % 100_000 < k as u64 {
+            tracing::info!(documents = made, "demo: search documents written");
+        }
+    }
+    if let Some(h) = pending {
+        h.await
+            .map_err(|e| Error::Conflict(format!("search documents stopped: {e}")))??;
+    }
+    Ok(made)
 }
 
 #[cfg(test)]

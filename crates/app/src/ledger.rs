@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use crate::admin::audit_entry;
 use crate::error::Fields;
 use crate::once::create_once;
+use crate::search;
 use crate::{App, Created, Ctx, Error, Result};
 
 // ---------------------------------------------------------------- input
@@ -569,6 +570,11 @@ pub async fn create_customer(
     let allow_duplicate = input.allow_duplicate;
     let after = serde_json::json!({ "kind": draft.kind, "name": draft.name, "phone": draft.phone.as_ref().map(Phone::masked), "dealer_id": draft.dealer_id });
     let author = ctx.actor.user_id();
+    let mut doc = search::customer_doc(
+        &app.regions,
+        &new_customer_source(&draft, address.as_ref(), &contacts, audit.at),
+    )
+    .prepare();
     create_once(app, ctx, CustomerId, move |c| {
         Box::pin(async move {
             if let Some(d) = draft.dealer_id {
@@ -612,6 +618,8 @@ pub async fn create_customer(
                 },
             )
             .await?;
+            doc.set_id(id.0);
+            search::index(c, &doc).await?;
             audit
                 .write(c, Some(id.0), brand_link, None, Some(after))
                 .await?;
@@ -780,6 +788,14 @@ pub async fn update_customer(
     let scope = ctx.scope.clone();
     let audit = audit_entry(ctx, "update", "customer");
     let allow_duplicate = input.allow_duplicate;
+    let doc = search::customer_doc_after(app, id, audit.at, |s| {
+        s.kind = draft.kind.as_str().into();
+        s.name.clone_from(&draft.name);
+        s.phone = draft.phone.as_ref().map(|p| p.as_str().to_string());
+        s.email.clone_from(&draft.email);
+        s.remark.clone_from(&draft.remark);
+    })
+    .await?;
     let c = app
         .db
         .write(move |c| {
@@ -818,6 +834,7 @@ pub async fn update_customer(
                     });
                 }
                 customers::update(c, id, version, &draft, audit.at).await?;
+                search::index(c, &doc).await?;
                 let after = customers::get(c, &scope, id).await?;
                 audit
                     .write(
@@ -916,10 +933,19 @@ pub async fn add_contact(
     let scope = ctx.scope.clone();
     let audit = audit_entry(ctx, "create", "contact");
     let after = serde_json::json!({ "customer_id": customer, "name": d.name, "phone": d.phone.as_ref().map(Phone::masked), "title": d.title });
+    let doc = search::customer_doc_after(app, customer, audit.at, |s| {
+        s.contacts.push((
+            0,
+            d.name.clone(),
+            d.phone.as_ref().map(|p| p.as_str().into()),
+        ));
+    })
+    .await?;
     create_once(app, ctx, ContactId, move |c| {
         Box::pin(async move {
             customers::get(c, &scope, customer).await?;
             let id = customers::insert_contact(c, customer, &d, audit.at).await?;
+            search::index(c, &doc).await?;
             audit.write(c, Some(id.0), None, None, Some(after)).await?;
             Ok(id.0)
         })
@@ -937,12 +963,17 @@ pub async fn delete_contact(
     ctx.require(Permission::CustomerWrite)?;
     let scope = ctx.scope.clone();
     let audit = audit_entry(ctx, "delete", "contact");
+    let doc = search::customer_doc_after(app, customer, audit.at, |s| {
+        s.contacts.retain(|(ct, _, _)| *ct != id.0);
+    })
+    .await?;
     app.db
         .write(move |c| {
             Box::pin(async move {
                 customers::get(c, &scope, customer).await?;
                 let before = customers::get_contact(c, customer, id).await?;
                 customers::delete_contact(c, customer, id, version).await?;
+                search::index(c, &doc).await?;
                 audit.write(c, Some(id.0), None, Some(serde_json::json!({ "customer_id": customer, "name": before.name, "phone": before.phone.as_ref().map(Phone::masked) })), None)
                     .await?;
                 Ok(())
@@ -965,10 +996,17 @@ pub async fn add_address(
     let scope = ctx.scope.clone();
     let audit = audit_entry(ctx, "create", "address");
     let after = serde_json::json!({ "customer_id": customer, "text": app.regions.format(&d.address), "is_default": d.is_default });
+    let doc = search::customer_doc_after(app, customer, audit.at, |s| {
+        if d.is_default || s.address_detail.is_none() {
+            set_region(s, &d.address);
+        }
+    })
+    .await?;
     create_once(app, ctx, AddressId, move |c| {
         Box::pin(async move {
             customers::get(c, &scope, customer).await?;
             let id = customers::insert_address(c, customer, &d, audit.at).await?;
+            search::index(c, &doc).await?;
             audit.write(c, Some(id.0), None, None, Some(after)).await?;
             Ok(id.0)
         })
@@ -999,6 +1037,7 @@ pub async fn add_device(
     let scope = ctx.scope.clone();
     let audit = audit_entry(ctx, "create", "device");
     let author = ctx.actor.user_id();
+    let mut doc = search::device_draft_doc(0, customer, &d, audit.at);
     create_once(app, ctx, DeviceId, move |c| {
         Box::pin(async move {
             // A brand adds devices only to customers it already serves; linking a customer it
@@ -1024,6 +1063,8 @@ pub async fn add_device(
                 },
             )
             .await?;
+            doc.set_id(id.0);
+            search::index(c, &doc).await?;
             audit
                 .write(c, Some(id.0), d.brand_id, None, Some(device_audit(&d)))
                 .await?;
@@ -1093,6 +1134,7 @@ pub async fn update_device(
     }
     let scope = ctx.scope.clone();
     let audit = audit_entry(ctx, "update", "device");
+    let mut doc = search::device_draft_doc(id.0, CustomerId(0), &d, audit.at);
     let dev = app
         .db
         .write(move |c| {
@@ -1100,6 +1142,8 @@ pub async fn update_device(
                 let before = devices::get(c, &scope, id).await?;
                 check_device_refs(c, before.customer_id, &d).await?;
                 devices::update(c, id, version, &d, audit.at).await?;
+                doc.set_customer(before.customer_id);
+                search::index(c, &doc).await?;
                 let after = devices::get(c, &scope, id).await?;
                 audit
                     .write(
@@ -1280,6 +1324,16 @@ pub async fn merge(
     let scope = ctx.scope.clone();
     let audit = audit_entry(ctx, "merge", "customer");
     let author = ctx.actor.user_id();
+    // The survivor is found by everything the duplicate was found by: its name and phone become
+    // a contact, its contacts and devices move over.
+    let gone = search::customer_source(app, from)
+        .await
+        .map_err(|_| Error::field("from_id", "unknown customer"))?;
+    let doc = search::customer_doc_after(app, into, audit.at, move |s| {
+        s.contacts.push((0, gone.name, gone.phone));
+        s.contacts.extend(gone.contacts);
+    })
+    .await?;
     let c = app
         .db
         .write(move |c| {
@@ -1293,6 +1347,9 @@ pub async fn merge(
                     return Err(Error::Conflict("one of these customers was already merged".into()));
                 }
                 customers::merge(c, into, from, audit.at).await?;
+                search::index(c, &doc).await?;
+                search::unindex(c, search::DocKind::Customer, from.0).await?;
+                store::search::move_devices(c, from, into).await?;
                 let body = format!("{} (#{})", b.name, b.id);
                 timeline::append(c, &NewEntry { customer_id: into, device_id: None, brand_id: None, at: audit.at, kind: TimelineKind::Merged, category_id: None, author_id: author, body: &body })
                     .await?;
@@ -1302,4 +1359,51 @@ pub async fn merge(
         })
         .await?;
     Ok(CustomerView::of(app, ctx, c))
+}
+
+// ---------------------------------------------------------------- search documents
+
+/// A customer about to be created, as its search document reads it.
+fn new_customer_source(
+    d: &CustomerDraft,
+    address: Option<&AddressDraft>,
+    contacts: &[ContactDraft],
+    at: domain::Timestamp,
+) -> store::search::CustomerSource {
+    let mut s = store::search::CustomerSource {
+        id: 0,
+        kind: d.kind.as_str().into(),
+        name: d.name.clone(),
+        phone: d.phone.as_ref().map(|p| p.as_str().into()),
+        email: d.email.clone(),
+        remark: d.remark.clone(),
+        status: "active".into(),
+        province_code: None,
+        city_code: None,
+        district_code: None,
+        updated_at: at.0,
+        address_detail: None,
+        contacts: contacts
+            .iter()
+            .map(|c| {
+                (
+                    0,
+                    c.name.clone(),
+                    c.phone.as_ref().map(|p| p.as_str().into()),
+                )
+            })
+            .collect(),
+    };
+    if let Some(a) = address {
+        set_region(&mut s, &a.address);
+    }
+    s
+}
+
+/// The default address's region and street, as the customer's document shows them.
+fn set_region(s: &mut store::search::CustomerSource, a: &domain::Address) {
+    s.province_code = Some(a.province.0.clone());
+    s.city_code = Some(a.city.0.clone());
+    s.district_code = a.district.as_ref().map(|x| x.0.clone());
+    s.address_detail = Some(a.detail.clone());
 }

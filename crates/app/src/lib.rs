@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod notify;
 mod once;
+pub mod search;
 pub mod secret;
 pub mod tickets;
 

@@ -708,6 +708,63 @@ fn sms_template(app: &App, m: Milestone) -> Option<String> {
     app.settings.sms_templates.get(m.template()).cloned()
 }
 
+// ---------------------------------------------------------------- search
+
+/// A ticket's search document: the subject as title, the description and the messages as body,
+/// the caller's phone and email as hidden keys; status and kind as facets.
+fn ticket_doc(t: &Ticket, messages: &[String]) -> crate::search::Doc {
+    let mut body = t.description.clone();
+    for m in messages {
+        body.push('\n');
+        body.push_str(m);
+    }
+    crate::search::Doc {
+        kind: store::search::DocKind::Ticket,
+        id: t.id().0,
+        brand_id: t.brand_id,
+        customer_id: t.customer_id.or(t.requester_id),
+        title: format!("{} {}", t.number, t.subject),
+        body,
+        keys: t
+            .contact_phone
+            .iter()
+            .chain(t.contact_email.iter())
+            .cloned()
+            .collect(),
+        status: Some(t.state.status.as_str().to_string()),
+        sub_kind: Some(t.state.kind.as_str().to_string()),
+        at: t.updated_at,
+    }
+}
+
+/// Keeps the search document in step after a message; a failure leaves the message stored and
+/// is logged (`kefu reindex` repairs the index).
+pub(crate) async fn index_after_message(app: &App, id: TicketId) {
+    if let Err(e) = reindex_ticket(app, id).await {
+        tracing::warn!(ticket = id.0, error = %e, "ticket not re-indexed after a message");
+    }
+}
+
+/// Re-indexes a ticket with all its messages (after a message arrives); reads, segments
+/// outside any transaction, then writes.
+pub(crate) async fn reindex_ticket(app: &App, id: TicketId) -> Result<()> {
+    let (t, msgs) = app
+        .db
+        .read(move |c| {
+            Box::pin(async move {
+                let t = tickets::get(c, &Scope::All, id).await?;
+                let msgs = tickets::messages(c, id, false).await?;
+                Ok::<_, Error>((t, msgs))
+            })
+        })
+        .await?;
+    let texts: Vec<String> = msgs.into_iter().map(|m| m.body).collect();
+    let doc = ticket_doc(&t, &texts).prepare();
+    app.db
+        .write(move |c| Box::pin(async move { crate::search::index(c, &doc).await }))
+        .await
+}
+
 // ---------------------------------------------------------------- create
 
 struct Resolved {
@@ -802,6 +859,42 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
     let input_device = input.device_id;
     let input_brand = input.brand_id;
     let link_key = key.clone();
+    let doc_source = Ticket {
+        state: TicketState::new(TicketId(0), kind, Owner::User(UserId(0)), priority),
+        number: String::new(),
+        brand_id: None,
+        channel,
+        subject: subject.clone(),
+        description: description.clone(),
+        customer_id: None,
+        requester_id: None,
+        dealer_id: None,
+        device_id: None,
+        contact_name: None,
+        contact_phone: phone.as_ref().map(|p| p.as_str().to_string()),
+        contact_email: contact_email.clone(),
+        round: 0,
+        last_urged_at: None,
+        complaint_category: category,
+        liability: None,
+        remedy: None,
+        cost_shares: Vec::new(),
+        plan_committed_at: None,
+        remote_outcome: None,
+        pre_diagnosis: None,
+        parts_list: Vec::new(),
+        first_reply_at: None,
+        informed_at: None,
+        confirmed_at: None,
+        escalated_at: None,
+        source_call_id: None,
+        created_by: None,
+        version: 1,
+        created_at: ctx.now(),
+        updated_at: ctx.now(),
+        closed_at: None,
+    };
+    let mut doc = ticket_doc(&doc_source, &[]).prepare();
 
     // Attaching to an open ticket is an answer of its own: the id is that ticket's.
     let attached = std::sync::Arc::new(std::sync::Mutex::new(None::<(i64, String)>));
@@ -904,6 +997,13 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
             let id = tickets::insert(c, &t, Some(&key_hash)).await?;
             let mut t = t;
             t.state.id = id;
+            doc.set_id(id.0);
+            doc.push_words(&t.number);
+            let mut row = doc.into_row();
+            row.brand_id = t.brand_id;
+            row.customer_id = t.customer_id.or(t.requester_id);
+            row.title = format!("{} {}", t.number, t.subject);
+            store::search::upsert(c, &row).await?;
             history(
                 c,
                 &t,
@@ -947,7 +1047,9 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
     })
     .await?;
     let Created { id, replayed } = created;
-    if let Some((tid, number)) = attached.lock().expect("not poisoned").take() {
+    let attached = attached.lock().expect("not poisoned").take();
+    if let Some((tid, number)) = attached {
+        index_after_message(app, TicketId(tid)).await;
         return Ok(TicketCreated {
             id: tid,
             number,
@@ -2140,6 +2242,14 @@ pub async fn act(
                 }
                 let new_version = tickets::update(c, &t, now).await?;
                 t.version = new_version;
+                crate::search::set_status(
+                    c,
+                    store::search::DocKind::Ticket,
+                    t.id().0,
+                    t.state.status.as_str(),
+                    now,
+                )
+                .await?;
                 let name = audit.action;
                 history(c, &t, now, me, None, name, from, data).await?;
                 if let Some(line) = timeline_line {
@@ -2391,7 +2501,8 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
     let internal = input.internal;
     let audit = audit_entry(ctx, "message", "ticket");
     let sms = sms_template(app, Milestone::Replied);
-    app.db
+    let mid = app
+        .db
         .write(move |c| {
             Box::pin(async move {
                 let mut t = tickets::get(c, &scope, id).await?;
@@ -2439,10 +2550,14 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
                         Some(json!({ "message_id": mid, "internal": internal })),
                     )
                     .await?;
-                Ok(mid)
+                Ok::<_, Error>(mid)
             })
         })
-        .await
+        .await?;
+    if !internal {
+        index_after_message(app, id).await;
+    }
+    Ok(mid)
 }
 
 // ---------------------------------------------------------------- compensation (D5)
@@ -2902,6 +3017,14 @@ pub async fn public_act(
                     .await?;
                 }
                 t.version = tickets::update(c, &t, clock_now).await?;
+                crate::search::set_status(
+                    c,
+                    store::search::DocKind::Ticket,
+                    t.id().0,
+                    t.state.status.as_str(),
+                    clock_now,
+                )
+                .await?;
                 let name = if what == "message" { "inbound" } else { &what };
                 history(
                     c,

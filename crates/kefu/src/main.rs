@@ -1,4 +1,4 @@
-//! The `kefu` command: serve, worker, demo, init, migrate, token, backup, restore. Thin on
+//! The `kefu` command: serve, worker, demo, init, migrate, reindex, token, backup, restore. Thin on
 //! purpose: it parses arguments, opens the database, builds the app and hands over to `web` and
 //! `app`.
 
@@ -189,6 +189,16 @@ enum Command {
         /// Build the data and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        /// Also add this many ticket-like search documents with Chinese text (for the search
+        /// benchmark), also to an existing demo.
+        #[arg(long, default_value_t = 0)]
+        search_docs: u64,
+    },
+    /// Rebuild the search index of customers and devices from the ledger, in chunks (after an
+    /// upgrade that brought search, or to repair it). On SQLite, with the server stopped.
+    Reindex {
+        #[command(flatten)]
+        db: DbArgs,
     },
     /// Create the first administrator (password from `KEFU_ADMIN_PASSWORD`, a prompt, or generated).
     Init {
@@ -273,6 +283,7 @@ async fn run(cli: Cli) -> Result<()> {
             customers,
             seed,
             no_serve,
+            search_docs,
         } => {
             logging(if no_serve { "text" } else { &args.log_format });
             let app = open_app(&args.db, args.jobs.settings()).await?;
@@ -307,6 +318,17 @@ async fn run(cli: Cli) -> Result<()> {
                 );
                 None
             };
+            if search_docs > 0 {
+                let started = std::time::Instant::now();
+                let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+                let n =
+                    app::demo::search_docs(&app, &Ctx::system("demo", clock), search_docs, seed)
+                        .await?;
+                eprintln!(
+                    "added {n} ticket search documents in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
             if let Some(size) = database_size(&args.db) {
                 eprintln!("database size: {} MB", size / 1_000_000);
             }
@@ -344,6 +366,21 @@ async fn run(cli: Cli) -> Result<()> {
             if generated {
                 println!("generated password (shown once): {password}");
             }
+            Ok(())
+        }
+        Command::Reindex { db } => {
+            logging("text");
+            let app = open_app(&db, Settings::default()).await?;
+            let r =
+                app::search::reindex(&app, &Ctx::system("reindex", Arc::new(SystemClock))).await?;
+            println!(
+                "indexed {} customers and {} devices in {:.1} s",
+                r.customers,
+                r.devices,
+                std::time::Duration::from_millis(u64::try_from(r.elapsed_ms).unwrap_or(u64::MAX))
+                    .as_secs_f64()
+            );
+            app.db.close().await;
             Ok(())
         }
         Command::Migrate { db } => {
@@ -467,6 +504,8 @@ async fn serve(app: App, args: &ServeArgs) -> Result<()> {
         .install_recorder()
         .ok();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // The segmenter's dictionary, loaded now rather than in the first search or write.
+    tokio::task::spawn_blocking(app::search::warm_up).await?;
     let jobs = start_jobs(&app, &clock, &args.jobs).await?;
     let state = web::AppState {
         app: app.clone(),

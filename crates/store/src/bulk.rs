@@ -357,6 +357,30 @@ pub async fn insert(
     Ok(w)
 }
 
+/// Writes search documents many rows per statement (documents of records this import just
+/// wrote, none of which has one yet), in the caller's transaction: the demo indexes each chunk
+/// with the chunk, `kefu reindex` in chunks of its own.
+pub async fn search_docs(
+    c: &mut Conn,
+    backend: Backend,
+    docs: &[crate::search::DocRow],
+) -> Result<u64, Error> {
+    rows(c, backend, &SEARCH_DOCS, docs, |a, d| {
+        add(a, d.kind.as_str());
+        add(a, d.doc_id);
+        add(a, d.brand_id.map(|b| b.0));
+        add(a, d.customer_id.map(|x| x.0));
+        add(a, d.status.as_deref());
+        add(a, d.sub_kind.as_deref());
+        add(a, d.updated_at);
+        add(a, d.title.as_str());
+        add(a, d.body.as_str());
+        add(a, d.tokens.as_str());
+    })
+    .await?;
+    Ok(docs.len() as u64)
+}
+
 /// A table written by `rows`: its columns, and whether the caller supplies the id (which
 /// PostgreSQL's `GENERATED ALWAYS` identity accepts only with `OVERRIDING SYSTEM VALUE`).
 struct Table {
@@ -415,6 +439,14 @@ const TIMELINE: Table = Table {
     name: "timeline_entries",
     columns: "customer_id, device_id, brand_id, at, kind, category_id, author_id, body",
     binds: 8,
+    constants: "",
+    explicit_id: false,
+};
+
+const SEARCH_DOCS: Table = Table {
+    name: "search_docs",
+    columns: "doc_kind, doc_id, brand_id, customer_id, status, sub_kind, updated_at, title, body, tokens",
+    binds: 10,
     constants: "",
     explicit_id: false,
 };
@@ -520,7 +552,14 @@ mod tests {
             "INSERT INTO customer_phones (phone, customer_id, contact_id) VALUES (?, ?, ?), (?, ?, ?)"
         );
         for t in [
-            &CUSTOMERS, &ADDRESSES, &CONTACTS, &PHONES, &DEVICES, &LINKS, &TIMELINE,
+            &CUSTOMERS,
+            &ADDRESSES,
+            &CONTACTS,
+            &PHONES,
+            &DEVICES,
+            &LINKS,
+            &TIMELINE,
+            &SEARCH_DOCS,
         ] {
             let cols = t.columns.split(", ").count();
             let consts = if t.constants.is_empty() {

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod org;
 pub mod outbox;
+pub mod search;
 pub mod sessions;
 pub mod sql;
 pub mod tickets;

@@ -625,6 +625,31 @@ async fn a_repeat_caller_is_attached_and_the_requester_confirms_by_link() {
         )
         .await
         .unwrap();
+        // Search finds the ticket by a Chinese word of its subject and of the attached call,
+        // with the status facet following the workflow.
+        for word in ["漏水", "什么时候"] {
+            let hits = app::search::search(
+                &w.app,
+                &agent,
+                app::search::SearchInput {
+                    q: Some(word.into()),
+                    kind: Some("ticket".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            assert!(
+                hits.items
+                    .iter()
+                    .any(|h| h.id == first.id && h.status.as_deref() == Some("confirmed")),
+                "{which:?}: {word} → {:?}",
+                hits.items
+                    .iter()
+                    .map(|h| (h.id, h.status.clone()))
+                    .collect::<Vec<_>>()
+            );
+        }
         assert_eq!(mine.items.len(), 1);
     })
     .await;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod customers;
+mod search;
 mod tickets;
 
 use axum::Router;
@@ -44,7 +45,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         customers::router()
             .merge(admin::router())
             .merge(tickets::router())
-            .merge(tickets::public_router()),
+            .merge(tickets::public_router())
+            .merge(search::router()),
     )
 }
 

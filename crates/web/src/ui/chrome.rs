@@ -93,7 +93,7 @@ impl Chrome {
             .get("flash")
             .filter(|k| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
             .and_then(|k| try_tr(lang, &format!("flash.{k}")));
-        let q = if path == "/customers" {
+        let q = if path == "/customers" || path == "/search" {
             query.get("q").cloned().unwrap_or_default()
         } else {
             String::new()

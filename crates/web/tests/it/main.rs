@@ -4,5 +4,6 @@
 mod api;
 mod kit;
 mod openapi;
+mod search;
 mod tickets;
 mod ui;

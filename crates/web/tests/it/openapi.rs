@@ -20,6 +20,7 @@ fn openapi_document_matches_the_committed_snapshot() {
         "/api/v1/customers/{id}/merge",
         "/api/v1/audit",
         "/api/v1/users",
+        "/api/v1/search",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }

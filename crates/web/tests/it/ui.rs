@@ -469,6 +469,61 @@ async fn creating_a_customer_through_the_form_shows_it() {
 }
 
 #[tokio::test]
+async fn the_search_box_finds_records_of_every_kind_with_marked_words() {
+    let s = site().await;
+    let b = sign_in(&s.router, "admin", "secret-pass-1").await;
+    let page = get(&s.router, &b, "/customers").await;
+    assert!(
+        page.body.contains("action=\"/search\""),
+        "the search box is on every page"
+    );
+    let id = create_customer(
+        &s,
+        &b,
+        "<b>王</b>冰箱漏水",
+        "13812345678",
+        &[("remark", "地板都湿了,<script>x</script>")],
+    )
+    .await;
+    let r = get(&s.router, &b, &format!("/search?q={}", enc("漏水"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains(&format!("href=\"/customers/{id}\"")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<mark>漏水</mark>"), "{}", r.body);
+    assert!(
+        r.body.contains("&#60;b&#62;王&#60;/b&#62;冰箱"),
+        "escaped: {}",
+        r.body
+    );
+    assert!(!r.body.contains("<script>x"));
+    assert!(r.body.contains("客户"), "labelled by kind");
+    assert!(
+        r.body.contains("value=\"漏水\""),
+        "the query stays in the boxes"
+    );
+
+    // Filtered to another kind: nothing; then an empty and a too-long query.
+    let r = get(
+        &s.router,
+        &b,
+        &format!("/search?q={}&kind=device", enc("漏水")),
+    )
+    .await;
+    assert!(r.body.contains("没有找到匹配的记录"), "{}", r.body);
+    let r = get(&s.router, &b, "/search").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("输入关键词开始搜索"));
+    let r = get(&s.router, &b, &format!("/search?q={}", "a".repeat(101))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("alert-error"), "{}", r.body);
+    let r = get(&s.router, &b, &format!("/search?q={}", enc("\" NEAR( OR"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn hostile_input_is_shown_as_text() {
     let s = site().await;
     let b = sign_in(&s.router, "admin", "secret-pass-1").await;
