@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod notify;
 mod once;
 pub mod secret;
+pub mod sla;
 
 use std::sync::Arc;
 
@@ -47,6 +48,9 @@ pub struct Settings {
     pub email: Option<notify::EmailConfig>,
     /// Where 企业微信 bot keys are sent (`KEFU_WECOM_API_BASE`, default the public API).
     pub wecom_api_base: Option<String>,
+    /// An address that also receives SLA warnings and breach escalations
+    /// (`KEFU_SLA_ALERT_EMAIL`), besides the supervisors' own emails.
+    pub sla_alert_email: Option<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +63,7 @@ impl Default for Settings {
             wechat: None,
             email: None,
             wecom_api_base: None,
+            sla_alert_email: None,
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct App {
     pub tokens: Arc<auth::TokenCache>,
     /// Reference data read once (see `ledger::note_categories`).
     pub note_categories: Arc<tokio::sync::OnceCell<Vec<domain::customer::NoteCategory>>>,
+    /// Business calendars for SLA arithmetic (see `sla::calendars`).
+    pub calendars: Arc<sla::CalendarCache>,
 }
 
 impl App {
@@ -82,6 +89,7 @@ impl App {
             settings: Arc::new(settings),
             tokens: Arc::default(),
             note_categories: Arc::default(),
+            calendars: Arc::default(),
         }
     }
 }

@@ -68,6 +68,10 @@ string_enum!(
         OrgAdmin = "org_admin",
         AuditRead = "audit_read",
         TokenAdmin = "token_admin",
+        // Edit business calendars and SLA policies.
+        SlaAdmin = "sla_admin",
+        // See which tickets are about to breach or have breached (supervisor screens).
+        SlaMonitor = "sla_monitor",
     }
 );
 
@@ -96,6 +100,7 @@ impl Role {
                 P::PhoneReveal,
                 P::UserRead,
                 P::AuditRead,
+                P::SlaMonitor,
             ],
             // Agents call customers all day; a dealer works its own customers the same way.
             Role::Agent | Role::DealerUser => &[

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod org;
 pub mod outbox;
 pub mod sessions;
+pub mod sla;
 pub mod sql;
 pub mod timeline;
 pub mod users;
