@@ -3,8 +3,6 @@
 //! (`mark_warned`, `mark_breached`) re-check the instant the job was scheduled for in SQL, so a
 //! job made stale by a pause, a resume or a stop changes nothing.
 
-use std::fmt::Write as _;
-
 use domain::account::BrandTier;
 use domain::calendar::{DayHours, DayRule};
 use domain::sla::{
@@ -16,8 +14,7 @@ use domain::{
     BrandId, CalendarId, Cursor, CustomerId, Date, Scope, SlaClockId, SlaPolicyId, Timestamp,
     UserId,
 };
-use sqlx::any::AnyArguments;
-use sqlx::{Arguments, AssertSqlSafe, FromRow};
+use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::customers::stale_or_missing;
 use crate::error::corrupt;
@@ -782,59 +779,4 @@ pub async fn supervisors(
         .into_iter()
         .map(|(id, n, e)| (UserId(id), n, e))
         .collect())
-}
-
-// ---------------------------------------------------------------- bulk (benchmarks, imports)
-
-/// Inserts running clocks many rows per statement (no jobs: the caller enqueues them). For
-/// benchmark fills and imports into a database without concurrent writers of clocks.
-pub async fn bulk_insert_clocks(c: &mut Conn, clocks: &[NewClock]) -> Result<(), Error> {
-    // 13 values a row; PostgreSQL allows 65,535 parameters, SQLite 32,766.
-    for chunk in clocks.chunks(2000) {
-        let mut sql = String::from(
-            "INSERT INTO sla_clocks (subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES ",
-        );
-        let mut args = AnyArguments::default();
-        let mut n = 0;
-        for (i, k) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for j in 0..12 {
-                if j > 0 {
-                    sql.push_str(", ");
-                }
-                n += 1;
-                let _ = write!(sql, "${n}");
-            }
-            n += 1;
-            let _ = write!(sql, ", '[]', 1, ${n}, ${n})");
-            add(&mut args, k.subject.kind.as_str().to_string());
-            add(&mut args, k.subject.id);
-            add(&mut args, k.brand_id.map(|b| b.0));
-            add(&mut args, k.customer_id.map(|b| b.0));
-            add(&mut args, k.metric.as_str().to_string());
-            add(&mut args, k.policy_id.map(|p| p.0));
-            add(&mut args, k.calendar_id.0);
-            add(&mut args, k.started_at.0);
-            add(&mut args, k.target_ms);
-            add(&mut args, k.warn_ms);
-            add(&mut args, k.due_at.map(|t| t.0));
-            add(&mut args, k.warn_at.map(|t| t.0));
-            add(&mut args, k.started_at.0);
-        }
-        sqlx::query_with(AssertSqlSafe(sql), args)
-            .persistent(false)
-            .execute(&mut *c)
-            .await?;
-    }
-    Ok(())
-}
-
-fn add<'t, T>(a: &mut AnyArguments, v: T)
-where
-    T: sqlx::Encode<'t, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    a.add(v).expect("Any encodes every type it accepts");
 }
