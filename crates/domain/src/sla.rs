@@ -445,4 +445,96 @@ mod tests {
         );
         assert_eq!(SlaOutcome::parse("late"), None);
     }
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(s).expect("instant")
+    }
+
+    /// A first-reply clock on 8:00–21:00 started at 20:30 Monday.
+    fn desk_clock() -> (SlaClock, BusinessCalendar) {
+        let cal = BusinessCalendar::every_day(
+            chrono_tz::Asia::Shanghai,
+            crate::calendar::Opening::parse("08:00-21:00").expect("hours"),
+        );
+        let mut k = SlaClock {
+            id: SlaClockId(1),
+            subject: Subject::ticket(crate::TicketId(9)),
+            brand_id: None,
+            customer_id: None,
+            metric: SlaMetric::FirstReply,
+            policy_id: None,
+            calendar_id: CalendarId(1),
+            started_at: ts("2026-11-23T20:30:00+08:00"),
+            target_ms: 3_600_000,
+            warn_ms: warn_ms(3_600_000, 80),
+            due_at: None,
+            warn_at: None,
+            paused_at: None,
+            pauses: vec![],
+            stopped_at: None,
+            outcome: None,
+            warned_at: None,
+            breached_at: None,
+            escalated_at: None,
+            version: 1,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        };
+        k.schedule(&cal).expect("deadline");
+        (k, cal)
+    }
+
+    #[test]
+    fn a_clock_pauses_resumes_and_stops() {
+        let (mut k, cal) = desk_clock();
+        assert_eq!(k.due_at, Some(ts("2026-11-24T08:30:00+08:00")));
+        assert_eq!(k.warn_at, Some(ts("2026-11-24T08:18:00+08:00")));
+        assert_eq!(
+            k.state(ts("2026-11-23T20:40:00+08:00")),
+            ClockState::Running
+        );
+        assert_eq!(
+            k.state(ts("2026-11-24T08:18:00+08:00")),
+            ClockState::Warning
+        );
+        assert_eq!(
+            k.state(ts("2026-11-24T08:30:00+08:00")),
+            ClockState::Warning
+        );
+        assert_eq!(
+            k.state(ts("2026-11-24T08:30:00.001+08:00")),
+            ClockState::Breached
+        );
+        // 20:40 to 08:10: ten minutes before closing, ten after opening.
+        assert!(k.pause(ts("2026-11-23T20:40:00+08:00")));
+        assert!(!k.pause(ts("2026-11-23T20:41:00+08:00")));
+        assert_eq!((k.due_at, k.warn_at), (None, None));
+        assert_eq!(k.state(ts("2026-11-30T00:00:00+08:00")), ClockState::Paused);
+        assert_eq!(
+            k.remaining_ms(&cal, ts("2026-11-24T08:00:00+08:00")),
+            50 * 60_000
+        );
+        assert_eq!(k.resume(ts("2026-11-24T08:10:00+08:00"), &cal), Ok(true));
+        assert_eq!(k.resume(ts("2026-11-24T08:11:00+08:00"), &cal), Ok(false));
+        assert_eq!(k.due_at, Some(ts("2026-11-24T09:00:00+08:00")));
+        assert_eq!(
+            k.stop(ts("2026-11-24T09:00:00+08:00")),
+            Some(SlaOutcome::Met)
+        );
+        assert_eq!(k.stop(ts("2026-11-24T10:00:00+08:00")), None);
+        assert_eq!(k.state(ts("2026-11-25T00:00:00+08:00")), ClockState::Met);
+
+        // Late, then paused: the deadline stays and the clock stays breached.
+        let (mut late, _) = desk_clock();
+        assert!(late.pause(ts("2026-11-24T09:00:00+08:00")));
+        assert_eq!(late.due_at, Some(ts("2026-11-24T08:30:00+08:00")));
+        assert_eq!(
+            late.state(ts("2026-11-24T09:00:00+08:00")),
+            ClockState::Breached
+        );
+        assert_eq!(
+            late.stop(ts("2026-11-24T09:30:00+08:00")),
+            Some(SlaOutcome::Breached)
+        );
+    }
 }
