@@ -7,7 +7,8 @@
 //! signal on SQLite), the earliest `run_at` comes, or a second has passed, whichever is first.
 //!
 //! Built-in kinds: `sweep` (expired sessions, old login failures and idempotency keys, done jobs
-//! older than 7 days; it re-enqueues itself per 10-minute slot) and `deliver_outbox`.
+//! older than 7 days; it re-enqueues itself per 10-minute slot), `deliver_outbox`, and the SLA
+//! clocks' `sla.warn` and `sla.breach` (see `sla`).
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -157,7 +158,9 @@ impl Runner {
         let channels = Channels::from_settings(&app.settings)?;
         Ok(Self::new(app, clock, owner)
             .handler(SWEEP_KIND, Sweep)
-            .handler(outbox::DELIVER_KIND, DeliverOutbox::new(channels)))
+            .handler(outbox::DELIVER_KIND, DeliverOutbox::new(channels))
+            .handler(crate::sla::WARN_KIND, crate::sla::SlaWarn)
+            .handler(crate::sla::BREACH_KIND, crate::sla::SlaBreach))
     }
 
     #[must_use]

@@ -15,6 +15,7 @@ pub mod notify;
 mod once;
 pub mod search;
 pub mod secret;
+pub mod sla;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -53,6 +54,9 @@ pub struct Settings {
     /// `ticket.replied`, `ticket.resolved`, `ticket.closed`), from
     /// `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` etc.; a milestone without one sends no SMS.
     pub sms_templates: std::collections::BTreeMap<String, String>,
+    /// An address that also receives SLA warnings and breach escalations
+    /// (`KEFU_SLA_ALERT_EMAIL`), besides the supervisors' own emails.
+    pub sla_alert_email: Option<String>,
 }
 
 impl Default for Settings {
@@ -66,6 +70,7 @@ impl Default for Settings {
             email: None,
             wecom_api_base: None,
             sms_templates: std::collections::BTreeMap::new(),
+            sla_alert_email: None,
         }
     }
 }
@@ -79,6 +84,8 @@ pub struct App {
     pub tokens: Arc<auth::TokenCache>,
     /// Reference data read once (see `ledger::note_categories`).
     pub note_categories: Arc<tokio::sync::OnceCell<Vec<domain::customer::NoteCategory>>>,
+    /// Business calendars for SLA arithmetic (see `sla::calendars`).
+    pub calendars: Arc<sla::CalendarCache>,
 }
 
 impl App {
@@ -89,6 +96,7 @@ impl App {
             settings: Arc::new(settings),
             tokens: Arc::default(),
             note_categories: Arc::default(),
+            calendars: Arc::default(),
         }
     }
 }

@@ -83,6 +83,10 @@ string_enum!(
         CompensationApprove = "compensation_approve",
         CompensationPay = "compensation_pay",
         ReportRead = "report_read",
+        // Edit business calendars and SLA policies.
+        SlaAdmin = "sla_admin",
+        // See which tickets are about to breach or have breached (supervisor screens).
+        SlaMonitor = "sla_monitor",
     }
 );
 
@@ -120,6 +124,7 @@ impl Role {
                 P::CompensationPropose,
                 P::CompensationApprove,
                 P::ReportRead,
+                P::SlaMonitor,
             ],
             Role::Agent => &[
                 P::CustomerRead,
@@ -170,6 +175,7 @@ impl Role {
                 P::CompensationPropose,
                 P::CompensationApprove,
                 P::ReportRead,
+                P::SlaMonitor,
             ],
             Role::DepartmentHandler | Role::QualityChecker => &[
                 P::CustomerRead,

@@ -34,4 +34,7 @@ ids!(
     OutboxId,
     TicketId,
     WorkOrderId,
+    CalendarId,
+    SlaPolicyId,
+    SlaClockId,
 );

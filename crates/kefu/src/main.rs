@@ -77,6 +77,10 @@ struct JobArgs {
     /// The 企业微信 API base bot keys are sent to (default: the public API, qyapi.weixin.qq.com).
     #[arg(long, env = "KEFU_WECOM_API_BASE")]
     wecom_api_base: Option<String>,
+    /// An email address that also receives SLA warnings and breach escalations (besides the
+    /// supervisors with an email).
+    #[arg(long, env = "KEFU_SLA_ALERT_EMAIL")]
+    sla_alert_email: Option<String>,
     /// The SMTP server for email: `smtps://user:pass@host:465`, `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS) or `smtp://host:25`; with the sender it enables email.
     #[arg(long, env = "KEFU_SMTP_URL", hide_env_values = true)]
@@ -157,6 +161,7 @@ impl JobArgs {
             email,
             wecom_api_base: non_empty(self.wecom_api_base.as_deref()).map(str::to_string),
             sms_templates: sms_templates_from_env(),
+            sla_alert_email: non_empty(self.sla_alert_email.as_deref()).map(str::to_string),
             ..Settings::default()
         }
     }

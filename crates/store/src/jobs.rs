@@ -341,3 +341,14 @@ pub(crate) fn truncate(s: &str) -> &str {
     }
     &s[..end]
 }
+
+/// Removes the pending job with this dedupe key, if there is one (a reminder that is no longer
+/// wanted); a running or finished job is left alone. True if one was removed.
+pub async fn cancel_pending(c: &mut Conn, dedupe_key: &str) -> Result<bool, Error> {
+    let n = sqlx::query("DELETE FROM jobs WHERE dedupe_key = $1 AND state = 'pending'")
+        .bind(dedupe_key)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
+}

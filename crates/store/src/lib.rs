@@ -17,6 +17,7 @@ pub mod org;
 pub mod outbox;
 pub mod search;
 pub mod sessions;
+pub mod sla;
 pub mod sql;
 pub mod tickets;
 pub mod timeline;

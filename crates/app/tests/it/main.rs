@@ -10,6 +10,7 @@ mod ledger;
 mod merge;
 mod notify;
 mod search;
+mod sla;
 mod tickets;
 mod timeline;
 mod validation;

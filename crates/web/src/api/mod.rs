@@ -4,6 +4,7 @@
 mod admin;
 mod customers;
 mod search;
+mod sla;
 mod tickets;
 
 use axum::Router;
@@ -46,7 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(admin::router())
             .merge(tickets::router())
             .merge(tickets::public_router())
-            .merge(search::router()),
+            .merge(search::router())
+            .merge(sla::router()),
     )
 }
 

@@ -209,6 +209,10 @@ fn nav(lang: &str, ctx: &Ctx, path: &str) -> Vec<NavSection> {
     if ctx.can(Permission::TokenAdmin) {
         admin.push(item("/admin/tokens", "nav.tokens", "tokens"));
     }
+    if ctx.can(Permission::SlaAdmin) {
+        admin.push(item("/admin/calendars", "nav.calendars", "calendar"));
+        admin.push(item("/admin/sla-policies", "nav.sla_policies", "clock"));
+    }
     let mut out = vec![NavSection {
         title: None,
         items: ledger,

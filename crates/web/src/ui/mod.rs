@@ -9,6 +9,7 @@ mod customers;
 mod login;
 mod regions;
 mod search;
+mod sla;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -26,5 +27,6 @@ pub fn router() -> Router<AppState> {
         .merge(customers::router())
         .merge(admin::router())
         .merge(search::router())
+        .merge(sla::router())
         .fallback(chrome::fallback)
 }

@@ -5,5 +5,6 @@ mod api;
 mod kit;
 mod openapi;
 mod search;
+mod sla;
 mod tickets;
 mod ui;

@@ -1227,3 +1227,131 @@ fn every_key_the_templates_use_exists() {
     }
     assert!(missing.is_empty(), "missing keys:\n{}", missing.join("\n"));
 }
+
+#[tokio::test]
+async fn sla_calendar_and_policy_pages() {
+    let s = site().await;
+    let admin = sign_in(&s.router, "admin", "secret-pass-1").await;
+    let home = get(&s.router, &admin, "/admin/calendars").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("客服中心 8:00–21:00 每天"));
+    assert!(home.body.contains("href=\"/admin/sla-policies\""));
+    let cal = get(&s.router, &admin, "/admin/calendars/2").await;
+    assert!(cal.body.contains("国庆节"), "the seeded holidays");
+    assert!(cal.body.contains("2026-10-10"));
+
+    // A holiday through the form; bad hours are shown next to the field.
+    let r = post(
+        &s.router,
+        &admin,
+        "/admin/calendars/2/days",
+        &[("date", "2026-12-25"), ("rule", "closed"), ("name", "年会")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        get(&s.router, &admin, "/admin/calendars/2")
+            .await
+            .body
+            .contains("年会")
+    );
+    let r = post(
+        &s.router,
+        &admin,
+        "/admin/calendars/2/days",
+        &[
+            ("date", "2026-12-26"),
+            ("rule", "open"),
+            ("hours", "25:00-26:00"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("class=\"err\""));
+    let r = post(
+        &s.router,
+        &admin,
+        "/admin/calendars/2/days/2026-12-25/delete",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        !get(&s.router, &admin, "/admin/calendars/2")
+            .await
+            .body
+            .contains("年会")
+    );
+
+    // Weekly hours with the version from the page.
+    let page = get(&s.router, &admin, "/admin/calendars/1").await;
+    let v = version_on(&page.body, "/admin/calendars/1");
+    let mut form: Vec<(&str, &str)> = vec![
+        ("version", &v),
+        ("name", "客服中心"),
+        ("tz", "Asia/Shanghai"),
+    ];
+    for d in [
+        "week.mon", "week.tue", "week.wed", "week.thu", "week.fri", "week.sat", "week.sun",
+    ] {
+        form.push((d, "08:00-20:00"));
+    }
+    let r = post(&s.router, &admin, "/admin/calendars/1", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = post(&s.router, &admin, "/admin/calendars/1", &form).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "the same version again");
+
+    // Policies.
+    let p = get(&s.router, &admin, "/admin/sla-policies").await;
+    assert!(p.body.contains("首次响应 1 小时"));
+    let r = post(
+        &s.router,
+        &admin,
+        "/admin/sla-policies",
+        &[
+            ("name", "紧急报修首响 15 分钟"),
+            ("metric", "first_reply"),
+            ("kind", "repair_request"),
+            ("priority", "urgent"),
+            ("target_minutes", "15"),
+            ("calendar_id", "1"),
+            ("warn_percent", "80"),
+            ("active", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        get(&s.router, &admin, "/admin/sla-policies")
+            .await
+            .body
+            .contains("紧急报修首响 15 分钟")
+    );
+    let r = post(
+        &s.router,
+        &admin,
+        "/admin/sla-policies",
+        &[
+            ("metric", "first_reply"),
+            ("target_minutes", "0"),
+            ("calendar_id", "1"),
+            ("warn_percent", "80"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // An agent sees the calendars but may not change them.
+    let agent = make_user(&s, &admin, "agent1", "agent").await;
+    let r = get(&s.router, &agent, "/admin/calendars/2").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("/admin/calendars/2/days\""), "no add form");
+    let r = post(
+        &s.router,
+        &agent,
+        "/admin/calendars/2/days",
+        &[("date", "2026-12-25"), ("rule", "closed")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
