@@ -5,15 +5,18 @@
 //! about HTTP: `Error::code()` is the stable name the web layer maps to a status.
 
 pub mod admin;
+pub mod aliyun;
 pub mod auth;
 mod ctx;
 pub mod demo;
 mod error;
+pub mod hotline;
 pub mod jobs;
 pub mod ledger;
 pub mod notify;
 mod once;
 pub mod secret;
+pub mod telephony;
 
 use std::sync::Arc;
 
@@ -47,6 +50,20 @@ pub struct Settings {
     pub email: Option<notify::EmailConfig>,
     /// Where 企业微信 bot keys are sent (`KEFU_WECOM_API_BASE`, default the public API).
     pub wecom_api_base: Option<String>,
+    /// The shared secret telephony callbacks are signed with (`KEFU_TELEPHONY_SECRET`); without
+    /// it the callback endpoint answers 503 `telephony_disabled`.
+    pub telephony_secret: Option<notify::Secret>,
+    /// The hotline's opening hours, every day in `tz` (`KEFU_HOTLINE_HOURS`, default 08:00-21:00).
+    pub hotline_hours: domain::calendar::Opening,
+    /// Attempts after which an unanswered return call is given up (`KEFU_RETURN_CALL_ATTEMPTS`,
+    /// default 3).
+    pub return_call_attempts: i64,
+    /// The landline bound for outbound calls (`KEFU_HOTLINE_LANDLINE`): what customers see on a
+    /// click-to-call call — never the 400 number.
+    pub hotline_landline: Option<domain::Phone>,
+    /// 阿里云语音服务 credentials for click-to-call (`KEFU_VOICE_ALIYUN_*`); without them the
+    /// dial button says click-to-call is not configured.
+    pub voice_aliyun: Option<telephony::AliyunVoiceConfig>,
 }
 
 impl Default for Settings {
@@ -59,6 +76,11 @@ impl Default for Settings {
             wechat: None,
             email: None,
             wecom_api_base: None,
+            telephony_secret: None,
+            hotline_hours: hotline::default_hours(),
+            return_call_attempts: 3,
+            hotline_landline: None,
+            voice_aliyun: None,
         }
     }
 }

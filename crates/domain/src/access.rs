@@ -68,6 +68,8 @@ string_enum!(
         OrgAdmin = "org_admin",
         AuditRead = "audit_read",
         TokenAdmin = "token_admin",
+        // Work the hotline: see calls, call customers back, record return-call attempts.
+        CallHandle = "call_handle",
     }
 );
 
@@ -96,17 +98,29 @@ impl Role {
                 P::PhoneReveal,
                 P::UserRead,
                 P::AuditRead,
+                P::CallHandle,
             ],
-            // Agents call customers all day; a dealer works its own customers the same way.
-            Role::Agent | Role::DealerUser => &[
+            // Agents call customers all day (and take the hotline).
+            Role::Agent => &[
+                P::CustomerRead,
+                P::CustomerWrite,
+                P::DeviceWrite,
+                P::NoteWrite,
+                P::PhoneView,
+                P::CallHandle,
+            ],
+            // A dealer works its own customers the same way, but not the hotline.
+            Role::DealerUser => &[
                 P::CustomerRead,
                 P::CustomerWrite,
                 P::DeviceWrite,
                 P::NoteWrite,
                 P::PhoneView,
             ],
-            Role::Dispatcher | Role::FollowupSpecialist => {
-                &[P::CustomerRead, P::NoteWrite, P::PhoneView]
+            Role::Dispatcher => &[P::CustomerRead, P::NoteWrite, P::PhoneView],
+            // Follow-up specialists (回访) make the return calls.
+            Role::FollowupSpecialist => {
+                &[P::CustomerRead, P::NoteWrite, P::PhoneView, P::CallHandle]
             }
             Role::CitySupervisor => &[
                 P::CustomerRead,

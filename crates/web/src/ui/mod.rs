@@ -6,6 +6,7 @@
 mod admin;
 mod chrome;
 mod customers;
+mod hotline;
 mod login;
 mod regions;
 
@@ -24,5 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/lang/{code}", get(login::lang))
         .merge(customers::router())
         .merge(admin::router())
+        .merge(hotline::router())
         .fallback(chrome::fallback)
 }
