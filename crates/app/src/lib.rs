@@ -5,10 +5,12 @@
 //! about HTTP: `Error::code()` is the stable name the web layer maps to a status.
 
 pub mod admin;
+pub mod aliyun;
 pub mod auth;
 mod ctx;
 pub mod demo;
 mod error;
+pub mod hotline;
 pub mod jobs;
 pub mod ledger;
 pub mod notify;
@@ -16,6 +18,7 @@ mod once;
 pub mod search;
 pub mod secret;
 pub mod sla;
+pub mod telephony;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -57,6 +60,20 @@ pub struct Settings {
     /// An address that also receives SLA warnings and breach escalations
     /// (`KEFU_SLA_ALERT_EMAIL`), besides the supervisors' own emails.
     pub sla_alert_email: Option<String>,
+    /// The shared secret telephony callbacks are signed with (`KEFU_TELEPHONY_SECRET`); without
+    /// it the callback endpoint answers 503 `telephony_disabled`.
+    pub telephony_secret: Option<notify::Secret>,
+    /// The hotline's opening hours, every day in `tz` (`KEFU_HOTLINE_HOURS`, default 08:00-21:00).
+    pub hotline_hours: domain::calendar::Opening,
+    /// Attempts after which an unanswered return call is given up (`KEFU_RETURN_CALL_ATTEMPTS`,
+    /// default 3).
+    pub return_call_attempts: i64,
+    /// The landline bound for outbound calls (`KEFU_HOTLINE_LANDLINE`): what customers see on a
+    /// click-to-call call — never the 400 number.
+    pub hotline_landline: Option<domain::Phone>,
+    /// 阿里云语音服务 credentials for click-to-call (`KEFU_VOICE_ALIYUN_*`); without them the
+    /// dial button says click-to-call is not configured.
+    pub voice_aliyun: Option<telephony::AliyunVoiceConfig>,
 }
 
 impl Default for Settings {
@@ -71,6 +88,11 @@ impl Default for Settings {
             wecom_api_base: None,
             sms_templates: std::collections::BTreeMap::new(),
             sla_alert_email: None,
+            telephony_secret: None,
+            hotline_hours: hotline::default_hours(),
+            return_call_attempts: 3,
+            hotline_landline: None,
+            voice_aliyun: None,
         }
     }
 }

@@ -87,6 +87,8 @@ string_enum!(
         SlaAdmin = "sla_admin",
         // See which tickets are about to breach or have breached (supervisor screens).
         SlaMonitor = "sla_monitor",
+        // Work the hotline: see calls, call customers back, record return-call attempts.
+        CallHandle = "call_handle",
     }
 );
 
@@ -125,6 +127,7 @@ impl Role {
                 P::CompensationApprove,
                 P::ReportRead,
                 P::SlaMonitor,
+                P::CallHandle,
             ],
             Role::Agent => &[
                 P::CustomerRead,
@@ -138,6 +141,7 @@ impl Role {
                 P::TicketRoute,
                 P::TicketConfirm,
                 P::CompensationPropose,
+                P::CallHandle,
             ],
             Role::DealerUser => &[
                 P::CustomerRead,
@@ -158,6 +162,7 @@ impl Role {
                 P::TicketCreate,
                 P::TicketWork,
                 P::TicketConfirm,
+                P::CallHandle,
             ],
             Role::CitySupervisor => &[
                 P::CustomerRead,

@@ -37,4 +37,6 @@ ids!(
     CalendarId,
     SlaPolicyId,
     SlaClockId,
+    CallId,
+    ReturnCallId,
 );

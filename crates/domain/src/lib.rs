@@ -9,6 +9,7 @@ pub mod access;
 pub mod account;
 pub mod address;
 pub mod calendar;
+pub mod call;
 pub mod cursor;
 pub mod customer;
 pub mod ids;

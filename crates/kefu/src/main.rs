@@ -88,6 +88,27 @@ struct JobArgs {
     /// The sender of email, e.g. `客服中心 <service@example.com>`.
     #[arg(long, env = "KEFU_MAIL_FROM")]
     mail_from: Option<String>,
+    /// The shared secret telephony callbacks are signed with; without it they are refused (503).
+    #[arg(long, env = "KEFU_TELEPHONY_SECRET", hide_env_values = true)]
+    telephony_secret: Option<String>,
+    /// The hotline's opening hours, every day (calls outside them are called back at opening).
+    #[arg(long, env = "KEFU_HOTLINE_HOURS", default_value = "08:00-21:00")]
+    hotline_hours: String,
+    /// Attempts after which an unanswered return call is given up.
+    #[arg(long, env = "KEFU_RETURN_CALL_ATTEMPTS", default_value_t = 3)]
+    return_call_attempts: i64,
+    /// The landline shown on click-to-call calls (never the 400 number).
+    #[arg(long, env = "KEFU_HOTLINE_LANDLINE")]
+    hotline_landline: Option<String>,
+    /// 阿里云语音服务 access key id for click-to-call; with the secret it enables it.
+    #[arg(long, env = "KEFU_VOICE_ALIYUN_KEY_ID")]
+    voice_aliyun_key_id: Option<String>,
+    /// 阿里云语音服务 access key secret.
+    #[arg(long, env = "KEFU_VOICE_ALIYUN_KEY_SECRET", hide_env_values = true)]
+    voice_aliyun_key_secret: Option<String>,
+    /// The voice API endpoint (default: the public endpoint, dyvmsapi.aliyuncs.com).
+    #[arg(long, env = "KEFU_VOICE_ENDPOINT")]
+    voice_endpoint: Option<String>,
     /// Background jobs run at once by this process.
     #[arg(long, env = "KEFU_JOB_CONCURRENCY", default_value_t = 16)]
     job_concurrency: usize,
@@ -111,7 +132,36 @@ fn sms_templates_from_env() -> std::collections::BTreeMap<String, String> {
 }
 
 impl JobArgs {
-    fn settings(&self) -> Settings {
+    fn settings(&self) -> Result<Settings> {
+        let hotline_hours = domain::calendar::Opening::parse(self.hotline_hours.trim())
+            .map_err(|e| anyhow::anyhow!("KEFU_HOTLINE_HOURS {:?}: {e}", self.hotline_hours))?;
+        let hotline_landline = match non_empty(self.hotline_landline.as_deref()) {
+            None => None,
+            Some(p) => {
+                let phone = domain::Phone::parse(p)
+                    .map_err(|e| anyhow::anyhow!("KEFU_HOTLINE_LANDLINE {p:?}: {e}"))?;
+                if !phone.as_str().starts_with('0') {
+                    bail!(
+                        "KEFU_HOTLINE_LANDLINE {p:?} is not a landline: outbound calls show a bound landline, never a 400/800 number or a mobile"
+                    );
+                }
+                Some(phone)
+            }
+        };
+        let voice_aliyun = match (
+            non_empty(self.voice_aliyun_key_id.as_deref()),
+            non_empty(self.voice_aliyun_key_secret.as_deref()),
+        ) {
+            (Some(id), Some(secret)) => {
+                let c =
+                    app::telephony::AliyunVoiceConfig::new(id, app::notify::Secret::new(secret));
+                Some(match non_empty(self.voice_endpoint.as_deref()) {
+                    Some(e) => c.endpoint(e),
+                    None => c,
+                })
+            }
+            _ => None,
+        };
         let sms_aliyun = match (
             non_empty(self.sms_aliyun_key_id.as_deref()),
             non_empty(self.sms_aliyun_key_secret.as_deref()),
@@ -150,7 +200,13 @@ impl JobArgs {
             }),
             _ => None,
         };
-        Settings {
+        Ok(Settings {
+            telephony_secret: non_empty(self.telephony_secret.as_deref())
+                .map(app::notify::Secret::new),
+            hotline_hours,
+            return_call_attempts: self.return_call_attempts.clamp(1, 20),
+            hotline_landline,
+            voice_aliyun,
             webhook_secret: self
                 .webhook_secret
                 .as_deref()
@@ -163,7 +219,7 @@ impl JobArgs {
             sms_templates: sms_templates_from_env(),
             sla_alert_email: non_empty(self.sla_alert_email.as_deref()).map(str::to_string),
             ..Settings::default()
-        }
+        })
     }
 }
 
@@ -231,6 +287,30 @@ enum Command {
         #[arg(long)]
         brand_id: Option<i64>,
     },
+    /// Post a call's events to a running kefu as the telephony system would, signed with the
+    /// shared telephony secret: a ring, then an answer and hang-up, or a missed call.
+    SimulateCall {
+        /// The kefu server.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The caller's number.
+        #[arg(long)]
+        from: String,
+        /// The hotline number called.
+        #[arg(long, default_value = "4008208820")]
+        to: String,
+        /// Nobody answers: the caller hangs up after 30 s (a return call is owed).
+        #[arg(long)]
+        missed: bool,
+        /// The call comes in at 22:30 last night, when the desk was closed (called back at opening).
+        #[arg(long)]
+        after_hours: bool,
+        /// The extension the call rings at (pops on that agent's page; else on every agent's).
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long, env = "KEFU_TELEPHONY_SECRET", hide_env_values = true)]
+        secret: String,
+    },
     /// Write a backup (SQLite: a consistent copy of kefu.db plus files/, as one tar).
     Backup {
         #[command(flatten)]
@@ -260,7 +340,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             logging(&args.log_format);
-            let app = open_app(&args.db, args.jobs.settings()).await?;
+            let app = open_app(&args.db, args.jobs.settings()?).await?;
             serve(app, &args).await
         }
         Command::Worker {
@@ -280,7 +360,7 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             }
             logging(&log_format);
-            let app = open_app(&db, jobs.settings()).await?;
+            let app = open_app(&db, jobs.settings()?).await?;
             worker(app, &db, &jobs).await
         }
         Command::Demo {
@@ -291,7 +371,7 @@ async fn run(cli: Cli) -> Result<()> {
             search_docs,
         } => {
             logging(if no_serve { "text" } else { &args.log_format });
-            let app = open_app(&args.db, args.jobs.settings()).await?;
+            let app = open_app(&args.db, args.jobs.settings()?).await?;
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let users = app
                 .db
@@ -418,6 +498,26 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::SimulateCall {
+            url,
+            from,
+            to,
+            missed,
+            after_hours,
+            agent,
+            secret,
+        } => {
+            simulate_call(
+                &url,
+                &from,
+                &to,
+                missed,
+                after_hours,
+                agent.as_deref(),
+                &secret,
+            )
+            .await
+        }
         Command::Backup { db, file } => {
             logging("text");
             if db.database.is_some() {
@@ -442,6 +542,41 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Posts one call's events, printing what kefu answered to each.
+async fn simulate_call(
+    url: &str,
+    from: &str,
+    to: &str,
+    missed: bool,
+    after_hours: bool,
+    agent: Option<&str>,
+    secret: &str,
+) -> Result<()> {
+    if secret.trim().is_empty() {
+        bail!("set KEFU_TELEPHONY_SECRET (or --secret) to the secret the server was started with");
+    }
+    let client = app::telephony::SimulatedTelephony::new(url, app::notify::Secret::new(secret))?;
+    let now = SystemClock.now();
+    let start = if after_hours {
+        // 22:30 yesterday in Shanghai: after the desk closed.
+        let day = domain::Timestamp(now.0 - 86_400_000).date_in(domain::time::DEFAULT_TZ);
+        let local = day.0.and_hms_opt(22, 30, 0).context("22:30 is a time")?;
+        domain::Timestamp(local.and_utc().timestamp_millis() - 8 * 3_600_000)
+    } else {
+        domain::Timestamp(now.0 - 60_000)
+    };
+    let call_id = format!("sim-{}", app::secret::random_token()[..10].to_lowercase());
+    let events = app::telephony::scenario(&call_id, start, from, to, agent, missed || after_hours);
+    for e in &events {
+        let answer = client.send(e, SystemClock.now()).await?;
+        println!("{} {:<9} → {} {}", e.at, e.kind, answer.status, answer.body);
+        if answer.status >= 300 {
+            bail!("kefu refused the event");
+        }
+    }
+    Ok(())
 }
 
 fn print_logins(users: &[(String, String, String)], password: &str) {

@@ -79,6 +79,8 @@ struct Inner {
     sqlite_path: Option<PathBuf>,
     /// Wakes job runners when work is enqueued (see `dialect::JobSignal`).
     jobs: crate::dialect::JobSignal,
+    /// Live updates for open pages (see `dialect::LiveBus`).
+    live: crate::dialect::LiveBus,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -112,6 +114,7 @@ impl Db {
                 _lock: None,
                 sqlite_path: None,
                 jobs: crate::dialect::JobSignal::new(Some(opts.url.clone())),
+                live: crate::dialect::LiveBus::new(Some(opts.url.clone())),
             }),
         })
     }
@@ -193,6 +196,7 @@ impl Db {
                 _lock: lock,
                 sqlite_path: Some(path),
                 jobs,
+                live: crate::dialect::LiveBus::new(None),
             }),
         })
     }
@@ -204,6 +208,23 @@ impl Db {
     /// What wakes job runners when work is enqueued.
     pub fn job_signal(&self) -> &crate::dialect::JobSignal {
         &self.inner.jobs
+    }
+
+    /// Live updates for open pages, across nodes.
+    pub fn live(&self) -> &crate::dialect::LiveBus {
+        &self.inner.live
+    }
+
+    /// Publishes a live update (after the change it reports has committed).
+    pub async fn publish_live(&self, message: &str) -> Result<(), Error> {
+        if self.inner.backend == Backend::Postgres {
+            let pool = self.inner.write_pool.as_ref().unwrap_or(&self.inner.read);
+            let mut conn = pool.acquire().await?;
+            crate::dialect::LiveBus::notify(&mut conn, message).await
+        } else {
+            self.inner.live.send_local(message);
+            Ok(())
+        }
     }
 
     /// The SQLite file, for backups.
@@ -274,6 +295,7 @@ impl Db {
     /// Closes the pools; on SQLite the writer finishes its queue first.
     pub async fn close(self) {
         self.inner.jobs.stop();
+        self.inner.live.stop();
         self.inner.read.close().await;
         if let Some(p) = &self.inner.write_pool {
             p.close().await;

@@ -214,3 +214,125 @@ async fn pg_listen(url: String, tx: Arc<watch::Sender<u64>>) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Live updates (screen-pop, queues): fanned out to every node.
+
+/// The PostgreSQL channel live updates travel on.
+pub const LIVE_CHANNEL: &str = "kefu_live";
+
+/// Live updates for the pages open in this process: an in-process broadcast of short JSON
+/// texts. On SQLite (one process) `publish` sends straight into it. On PostgreSQL `publish` is a
+/// `NOTIFY kefu_live` and a task holding a native `PgListener` feeds every notification — from
+/// any node — into the broadcast; it is started by the first `subscribe` and stopped with the
+/// `Db`. Updates are for people looking at a page: one missed while a node reconnects is gone.
+pub struct LiveBus {
+    tx: tokio::sync::broadcast::Sender<Arc<str>>,
+    pg_url: Option<String>,
+    listener: Mutex<Option<AbortHandle>>,
+    /// Whether the listener is listening (PostgreSQL).
+    ready: Arc<watch::Sender<bool>>,
+}
+
+impl LiveBus {
+    pub(crate) fn new(pg_url: Option<String>) -> Self {
+        Self {
+            tx: tokio::sync::broadcast::channel(1024).0,
+            pg_url,
+            listener: Mutex::new(None),
+            ready: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// A receiver of every update published from now on (on PostgreSQL, once this returns, the
+    /// listener is listening — or it gave up waiting after 5 s and catches up when it is).
+    pub async fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+        let rx = self.tx.subscribe();
+        if let Some(url) = &self.pg_url {
+            {
+                let mut listener = self
+                    .listener
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if listener.is_none() {
+                    let task = tokio::spawn(pg_listen_live(
+                        url.clone(),
+                        self.tx.clone(),
+                        self.ready.clone(),
+                    ));
+                    *listener = Some(task.abort_handle());
+                }
+            }
+            let mut ready = self.ready.subscribe();
+            let _ = tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r)).await;
+        }
+        rx
+    }
+
+    /// PostgreSQL: `NOTIFY kefu_live` with `message`, which the server delivers to every
+    /// node's listener (this one's too).
+    pub(crate) async fn notify(c: &mut Conn, message: &str) -> Result<(), Error> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(LIVE_CHANNEL)
+            .bind(message)
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+
+    /// SQLite: straight to this process's subscribers (no subscriber: nobody is looking).
+    pub(crate) fn send_local(&self, message: &str) {
+        let _ = self.tx.send(Arc::from(message));
+    }
+
+    pub(crate) fn stop(&self) {
+        if let Some(task) = self
+            .listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for LiveBus {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn pg_listen_live(
+    url: String,
+    tx: tokio::sync::broadcast::Sender<Arc<str>>,
+    ready: Arc<watch::Sender<bool>>,
+) {
+    loop {
+        match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(mut listener) => match listener.listen(LIVE_CHANNEL).await {
+                Ok(()) => {
+                    ready.send_replace(true);
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(n)) => {
+                                let _ = tx.send(Arc::from(n.payload()));
+                            }
+                            // The connection was lost and made again; what was sent in between
+                            // is gone (updates are for pages being looked at).
+                            Ok(None) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "live listener lost PostgreSQL; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                    ready.send_replace(false);
+                }
+                Err(e) => tracing::warn!(error = %e, "LISTEN kefu_live failed"),
+            },
+            Err(e) => tracing::warn!(error = %e, "live listener cannot connect"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -11,6 +11,7 @@ mod db;
 pub mod devices;
 pub mod dialect;
 mod error;
+pub mod hotline;
 pub mod idempotency;
 pub mod jobs;
 pub mod org;

@@ -16,6 +16,16 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("unauthenticated", 401, "no valid session or bearer token"),
     ("bad_credentials", 401, "wrong login or password"),
     (
+        "bad_signature",
+        401,
+        "a signed callback's X-Kefu-Signature is missing or wrong",
+    ),
+    (
+        "stale_timestamp",
+        401,
+        "a signed callback's X-Kefu-Timestamp is missing or more than 5 minutes off",
+    ),
+    (
         "forbidden",
         403,
         "the role does not allow this action (or the CSRF check failed)",
@@ -111,6 +121,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "internal",
         500,
         "a server fault; the request id is in the logs",
+    ),
+    (
+        "telephony_disabled",
+        503,
+        "telephony callbacks are off: no KEFU_TELEPHONY_SECRET is set",
     ),
 ];
 

@@ -19,18 +19,15 @@
 //! (回T退订): its text goes in the `content` parameter and the adapter appends the opt-out when
 //! it is missing; a marketing message without `content` is refused.
 
-use std::fmt::Write as _;
-
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
-use sha1::Sha1;
 use store::BoxFuture;
 
 use super::{
     Channel, Delivery, OutboundMessage, Secret, SendError, http_client, param_text, status_error,
     transport_error,
 };
+use crate::aliyun::signed_get_url;
+pub use crate::aliyun::{aliyun_percent_encode, aliyun_signature};
 use crate::{Error, Result};
 
 /// The public endpoint of the SMS API.
@@ -68,45 +65,6 @@ impl AliyunSmsConfig {
         self.endpoint = endpoint.into();
         self
     }
-}
-
-/// Percent-encoding as the Aliyun RPC signature wants it: every byte but `A-Z a-z 0-9 - _ . ~`
-/// as `%XX` (upper-case hex).
-pub fn aliyun_percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// The canonical query (sorted, encoded) and its `Signature` for `method` (`GET`).
-pub fn aliyun_signature(
-    secret: &str,
-    method: &str,
-    params: &[(String, String)],
-) -> (String, String) {
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let canonical = sorted
-        .iter()
-        .map(|(k, v)| format!("{}={}", aliyun_percent_encode(k), aliyun_percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let to_sign = format!(
-        "{method}&{}&{}",
-        aliyun_percent_encode("/"),
-        aliyun_percent_encode(&canonical)
-    );
-    let mut mac = Hmac::<Sha1>::new_from_slice(format!("{secret}&").as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(to_sign.as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    (canonical, signature)
 }
 
 /// The template parameters to send: the payload without the adapter's `_` keys, every value as
@@ -180,34 +138,23 @@ impl AliyunSms {
             return Err(SendError::Permanent("SMS without a template code".into()));
         }
         let template_param = Value::Object(sms_template_params(&msg.params)?).to_string();
-        let timestamp = chrono::DateTime::from_timestamp_millis(msg.attempt_at.0)
-            .unwrap_or_default()
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
         let c = &self.config;
-        let params: Vec<(String, String)> = [
-            ("AccessKeyId", c.access_key_id.as_str()),
-            ("Action", "SendSms"),
-            ("Format", "JSON"),
-            ("OutId", &msg.id.0.to_string()),
-            ("PhoneNumbers", phone),
-            ("SignName", &c.sign_name),
-            ("SignatureMethod", "HMAC-SHA1"),
-            ("SignatureNonce", nonce),
-            ("SignatureVersion", "1.0"),
-            ("TemplateCode", msg.template.trim()),
-            ("TemplateParam", &template_param),
-            ("Timestamp", &timestamp),
-            ("Version", "2017-05-25"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let (canonical, signature) = aliyun_signature(c.access_key_secret.expose(), "GET", &params);
-        let base = c.endpoint.split('?').next().unwrap_or_default();
-        Ok(format!(
-            "{base}?Signature={}&{canonical}",
-            aliyun_percent_encode(&signature)
+        let out_id = msg.id.0.to_string();
+        Ok(signed_get_url(
+            &c.endpoint,
+            &c.access_key_id,
+            c.access_key_secret.expose(),
+            "SendSms",
+            "2017-05-25",
+            msg.attempt_at,
+            nonce,
+            &[
+                ("OutId", &out_id),
+                ("PhoneNumbers", phone),
+                ("SignName", &c.sign_name),
+                ("TemplateCode", msg.template.trim()),
+                ("TemplateParam", &template_param),
+            ],
         ))
     }
 

@@ -3,4 +3,5 @@
 mod customers;
 mod db;
 mod jobs;
+mod live;
 mod upgrade;

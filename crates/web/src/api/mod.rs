@@ -3,6 +3,7 @@
 
 mod admin;
 mod customers;
+mod hotline;
 mod search;
 mod sla;
 mod tickets;
@@ -48,7 +49,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(tickets::router())
             .merge(tickets::public_router())
             .merge(search::router())
-            .merge(sla::router()),
+            .merge(sla::router())
+            .merge(hotline::router()),
     )
 }
 

@@ -193,6 +193,9 @@ fn nav(lang: &str, ctx: &Ctx, path: &str) -> Vec<NavSection> {
         ledger.push(list);
         ledger.push(item("/customers/duplicates", "nav.duplicates", "dup"));
     }
+    if ctx.can(Permission::CallHandle) {
+        ledger.push(item("/calls", "nav.calls", "calls"));
+    }
     let mut admin = Vec::new();
     if ctx.can(Permission::UserRead) || ctx.can(Permission::UserAdmin) {
         admin.push(item("/admin/users", "nav.users", "users"));
@@ -751,6 +754,29 @@ pub const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("unknown device", "unknown_device"),
     ("not a device of this customer", "not_your_device"),
     ("at most 20 at once", "too_many_contacts"),
+    ("this return call is closed; no more attempts", "rc_closed"),
+    (
+        "click-to-call needs a bound landline (KEFU_HOTLINE_LANDLINE)",
+        "no_landline",
+    ),
+    (
+        "the number shown on outbound calls must be a landline, never the 400 number",
+        "landline_not_400",
+    ),
+    (
+        "your account has no phone for the platform to ring first",
+        "no_agent_phone",
+    ),
+    (
+        "click-to-call is not configured (KEFU_VOICE_ALIYUN_*)",
+        "dial_not_configured",
+    ),
+    (
+        "reached, no_answer, busy or wrong_number",
+        "outcome_invalid",
+    ),
+    ("1–20 letters, digits or '-'", "extension_invalid"),
+    ("unknown user", "unknown_user"),
 ];
 
 /// Phrases with a variable part: (prefix, suffix, key). The variable is `%{x}` in the message.

@@ -6,6 +6,7 @@
 mod admin;
 mod chrome;
 mod customers;
+mod hotline;
 mod login;
 mod regions;
 mod search;
@@ -28,5 +29,6 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(search::router())
         .merge(sla::router())
+        .merge(hotline::router())
         .fallback(chrome::fallback)
 }
