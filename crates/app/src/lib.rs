@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 mod ctx;
 pub mod demo;
+pub mod desk_pickers;
 mod error;
 pub mod jobs;
 pub mod ledger;

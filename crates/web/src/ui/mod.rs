@@ -8,11 +8,14 @@ mod chrome;
 mod customers;
 mod login;
 mod regions;
+mod ticket_public;
+mod tickets;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 pub use chrome::{Chrome, FIELD_MESSAGES, PageCtx, csrf_refused, translate_message};
+pub use ticket_public::is_public;
 
 use crate::AppState;
 
@@ -24,5 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/lang/{code}", get(login::lang))
         .merge(customers::router())
         .merge(admin::router())
+        .merge(tickets::router())
+        .merge(ticket_public::router())
         .fallback(chrome::fallback)
 }
