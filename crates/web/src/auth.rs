@@ -79,7 +79,10 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
         return next.run(Request::from_parts(parts, body)).await;
     }
     let mut authn = None;
-    if let Some(token) = bearer(&parts.headers) {
+    // The requester's status pages stand on their signed link alone: no session is read, so
+    // none is needed and a staff session in the same browser changes nothing.
+    let public = crate::ui::is_public(parts.uri.path());
+    if let Some(token) = bearer(&parts.headers).filter(|_| !public) {
         match app::auth::bearer(&state.app, &state.clock, token).await {
             Ok(Some(p)) => {
                 authn = Some(Authn {
@@ -93,7 +96,7 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
             }
             Err(e) => return ApiError::from(e).into_response(),
         }
-    } else if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
+    } else if let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|_| !public) {
         match app::auth::session(&state.app, &state.clock, token).await {
             Ok(Some((p, csrf))) => {
                 authn = Some(Authn {

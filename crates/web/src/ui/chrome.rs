@@ -193,8 +193,25 @@ fn nav(lang: &str, ctx: &Ctx, path: &str) -> Vec<NavSection> {
         ledger.push(list);
         ledger.push(item("/customers/duplicates", "nav.duplicates", "dup"));
     }
+    let mut desk = Vec::new();
     if ctx.can(Permission::CallHandle) {
-        ledger.push(item("/calls", "nav.calls", "calls"));
+        desk.push(item("/calls", "nav.calls", "calls"));
+    }
+    if ctx.can(Permission::TicketRead) {
+        let outside = !matches!(ctx.scope, domain::Scope::All);
+        let key = if outside {
+            "nav.my_requests"
+        } else {
+            "nav.tickets"
+        };
+        desk.push(item("/tickets", key, "ticket"));
+    }
+    if ctx.can(Permission::ReportRead) {
+        desk.push(item(
+            "/reports/complaints",
+            "nav.complaint_report",
+            "report",
+        ));
     }
     let mut admin = Vec::new();
     if ctx.can(Permission::UserRead) || ctx.can(Permission::UserAdmin) {
@@ -220,6 +237,12 @@ fn nav(lang: &str, ctx: &Ctx, path: &str) -> Vec<NavSection> {
         title: None,
         items: ledger,
     }];
+    if !desk.is_empty() {
+        out.push(NavSection {
+            title: Some(tr(lang, "nav.desk")),
+            items: desk,
+        });
+    }
     if !admin.is_empty() {
         out.push(NavSection {
             title: Some(tr(lang, "nav.admin")),
@@ -680,9 +703,29 @@ impl FormState {
                 self.message = Some(c.msg(&m));
                 Ok(())
             }
+            // The ticket workflow's refusals (not_owner, plan_not_signed, …) in the user's words.
+            e @ Error::Workflow(_) => {
+                self.message = Some(c.t(&format!("errors.{}", e.code())));
+                Ok(())
+            }
             other => Err(other),
         }
     }
+}
+
+/// A form the use case refused, ready to be shown again: the values typed, each error next to
+/// its field (renamed by `rename`) or above the form, and the status to send it with. Errors that
+/// are not about the form (not found, forbidden, …) become the error page.
+pub fn refused(
+    pc: &PageCtx,
+    form: &FormData,
+    e: Error,
+    rename: &[(&str, &str)],
+) -> Result<(StatusCode, FormState), PageError> {
+    let status = status_of(e.code());
+    let mut f = FormState::from_form(form);
+    f.absorb(&pc.c, e, rename).page(pc)?;
+    Ok((status, f))
 }
 
 // ---------------------------------------------------------------- messages from app
@@ -781,6 +824,12 @@ pub const FIELD_MESSAGES: &[(&str, &str)] = &[
 
 /// Phrases with a variable part: (prefix, suffix, key). The variable is `%{x}` in the message.
 const FIELD_PATTERNS: &[(&str, &str, &str)] = &[
+    ("unknown value ", "", "unknown_value"),
+    (
+        "the shares must add up to 100 percent (they add up to ",
+        ")",
+        "shares_total",
+    ),
     ("too long (at most ", " characters)", "too_long"),
     ("unknown region code ", "", "region_unknown"),
     ("unknown role ", "", "role_unknown"),
@@ -790,7 +839,11 @@ const FIELD_PATTERNS: &[(&str, &str, &str)] = &[
 ];
 
 pub fn translate_message(lang: &str, english: &str) -> String {
-    if let Some((_, key)) = FIELD_MESSAGES.iter().find(|(m, _)| *m == english) {
+    if let Some((_, key)) = FIELD_MESSAGES
+        .iter()
+        .chain(super::tickets::MESSAGES)
+        .find(|(m, _)| *m == english)
+    {
         return try_tr(lang, &format!("fieldmsg.{key}")).unwrap_or_else(|| english.to_string());
     }
     for (prefix, suffix, key) in FIELD_PATTERNS {

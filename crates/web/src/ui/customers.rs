@@ -19,7 +19,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use store::timeline::Of;
 
-use super::chrome::{Chrome, FormData, FormState, OrPage, PageCtx, PageError, query_string};
+use super::chrome::{
+    Chrome, FormData, FormState, OrPage, PageCtx, PageError, query_string, refused,
+};
 use super::regions::Picker;
 use crate::AppState;
 
@@ -312,10 +314,9 @@ pub async fn create(
             made.id.0
         ))),
         Err(e) => {
-            let mut f = FormState::from_form(&form);
-            let status = crate::error::status_of(e.code());
-            f.absorb(
-                &pc.c,
+            let (status, f) = refused(
+                &pc,
+                &form,
                 e,
                 &[
                     ("address.address", "address"),
@@ -325,8 +326,7 @@ pub async fn create(
                     ("contacts[0].phone", "contact.phone"),
                     ("contacts[0].title", "contact.title"),
                 ],
-            )
-            .page(&pc)?;
+            )?;
             let rp = address_picker(&pc.c, &s, "na", &f);
             Ok((
                 status,
@@ -356,6 +356,7 @@ pub struct Entry {
     pub author: String,
     pub body: String,
     pub device_id: Option<i64>,
+    pub ticket_id: Option<i64>,
 }
 
 impl Entry {
@@ -369,6 +370,7 @@ impl Entry {
             author: v.author.unwrap_or_default(),
             body: v.body,
             device_id: v.device_id,
+            ticket_id: v.ticket_id,
         }
     }
 }
@@ -475,6 +477,7 @@ pub struct ShowPage {
     pub can_device: bool,
     pub can_reveal: bool,
     pub phone_masked: bool,
+    pub tickets: super::tickets::TicketList,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -560,7 +563,9 @@ async fn render_customer(
         note: std::mem::take(&mut forms.note),
     };
     let active = o.customer.merged_into.is_none();
+    let tickets = super::tickets::TicketList::of(s, &pc, Some(id.0), None).await?;
     Ok(ShowPage {
+        tickets,
         devices: o
             .devices
             .iter()
@@ -636,9 +641,7 @@ pub async fn edit(
     match r {
         Ok(_) => Ok(see_other(&format!("/customers/{id}?flash=saved"))),
         Err(e) => {
-            let status = status_for(&e);
-            let mut f = FormState::from_form(&form);
-            f.absorb(&pc.c, e, &[]).page(&pc)?;
+            let (status, f) = refused(&pc, &form, e, &[])?;
             let forms = Forms {
                 edit: f,
                 open: "edit",
@@ -666,9 +669,7 @@ pub async fn add_contact(
             "/customers/{id}?flash=contact_added#contacts"
         ))),
         Err(e) => {
-            let status = status_for(&e);
-            let mut f = FormState::from_form(&form);
-            f.absorb(&pc.c, e, &[]).page(&pc)?;
+            let (status, f) = refused(&pc, &form, e, &[])?;
             let forms = Forms {
                 contact: f,
                 open: "contact",
@@ -694,9 +695,7 @@ pub async fn delete_contact(
             "/customers/{id}?flash=contact_deleted#contacts"
         ))),
         Err(e) => {
-            let status = status_for(&e);
-            let mut f = FormState::default();
-            f.absorb(&pc.c, e, &[]).page(&pc)?;
+            let (status, f) = refused(&pc, &FormData::default(), e, &[])?;
             let forms = Forms {
                 contact: f,
                 open: "contact",
@@ -719,10 +718,7 @@ pub async fn add_address(
             "/customers/{id}?flash=address_added#addresses"
         ))),
         Err(e) => {
-            let status = status_for(&e);
-            let mut f = FormState::from_form(&form);
-            f.absorb(&pc.c, e, &[("lng", "address"), ("label", "address")])
-                .page(&pc)?;
+            let (status, f) = refused(&pc, &form, e, &[("lng", "address"), ("label", "address")])?;
             let forms = Forms {
                 address: f,
                 open: "address",
@@ -761,9 +757,7 @@ pub async fn add_device(
             made.id.0
         ))),
         Err(e) => {
-            let status = status_for(&e);
-            let mut f = FormState::from_form(&form);
-            f.absorb(&pc.c, e, &[]).page(&pc)?;
+            let (status, f) = refused(&pc, &form, e, &[])?;
             let forms = Forms {
                 device: f,
                 open: "device",
@@ -928,9 +922,7 @@ async fn note(
             Ok(r)
         }
         Err(e) => {
-            let status = status_for(&e);
-            let mut f = FormState::from_form(form);
-            f.absorb(&pc.c, e, &[]).page(&pc)?;
+            let (status, f) = refused(&pc, form, e, &[])?;
             if pc.htmx {
                 let message = ["body", "category", "device_id"]
                     .iter()
@@ -999,6 +991,7 @@ pub struct DevicePage {
     pub brands: Vec<(i64, String)>,
     pub addresses: Vec<(i64, String)>,
     pub can_edit: bool,
+    pub tickets: super::tickets::TicketList,
 }
 
 fn device_defaults(d: &DeviceView) -> FormState {
@@ -1060,7 +1053,9 @@ async fn render_device(
         .and_then(|a| o.addresses.iter().find(|x| x.id == a))
         .map(|a| a.text.clone())
         .unwrap_or_default();
+    let tickets = super::tickets::TicketList::of(s, &pc, Some(d.customer_id), Some(id)).await?;
     Ok(DevicePage {
+        tickets,
         brand: brand_name(&brands, d.brand_id),
         warranty: warranty(&d),
         address,
@@ -1095,9 +1090,7 @@ pub async fn edit_device(
     match ledger::update_device(&s.app, &pc.ctx, DeviceId(id), version, device_input(&form)).await {
         Ok(_) => Ok(see_other(&format!("/devices/{id}?flash=saved"))),
         Err(e) => {
-            let status = status_for(&e);
-            let mut f = FormState::from_form(&form);
-            f.absorb(&pc.c, e, &[]).page(&pc)?;
+            let (status, f) = refused(&pc, &form, e, &[])?;
             let page = render_device(&s, pc, id, FormState::default(), f).await?;
             Ok((status, page).into_response())
         }

@@ -11,11 +11,14 @@ mod login;
 mod regions;
 mod search;
 mod sla;
+mod ticket_public;
+mod tickets;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 pub use chrome::{Chrome, FIELD_MESSAGES, PageCtx, csrf_refused, translate_message};
+pub use ticket_public::is_public;
 
 use crate::AppState;
 
@@ -30,5 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(search::router())
         .merge(sla::router())
         .merge(hotline::router())
+        .merge(tickets::router())
+        .merge(ticket_public::router())
         .fallback(chrome::fallback)
 }

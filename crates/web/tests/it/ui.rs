@@ -11,6 +11,8 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use web::AppState;
 
+mod tickets;
+
 struct Site {
     router: Router,
     app: app::App,

@@ -1,0 +1,214 @@
+//! The requester's status page behind the signed link `/t/{number}?k={key}`: no sign-in, no
+//! JavaScript, made for a phone (WeChat's in-app browser included). It shows only what
+//! `app::tickets::public_view` gives — status, the plan once the requester was told, replies —
+//! and offers confirm, reopen, urge and a message as plain forms carrying number, key and
+//! version. zh-CN unless `?lang=en`.
+
+use app::Error;
+use app::tickets::{self, PublicTicketView};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::chrome::{Chrome, FormData, ReqLang, query_string, translate_message, try_tr};
+use crate::AppState;
+
+/// Paths served without a session: the middleware neither reads nor checks one for them.
+pub fn is_public(path: &str) -> bool {
+    path.starts_with("/t/")
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/t/{number}", get(page).post(submit))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    k: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tickets/public.html")]
+pub struct PublicPage {
+    pub c: Chrome,
+    pub number: String,
+    pub key: String,
+    /// None: the link is wrong or was replaced by a newer one.
+    pub v: Option<PublicTicketView>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    /// Which form was refused (its text is kept).
+    pub open: String,
+    pub text: String,
+}
+
+impl PublicPage {
+    pub fn lang_href(&self) -> String {
+        format!(
+            "/t/{}?{}",
+            self.number,
+            query_string(&[("k", &self.key), ("lang", self.c.other_lang())])
+        )
+    }
+
+    /// Where the requester stands, in one sentence.
+    pub fn stage(&self) -> String {
+        let status = self.v.as_ref().map_or("", |v| v.status.as_str());
+        let key = match status {
+            "plan_signed" | "plan_returned" => "planned",
+            "resolved" => "resolved",
+            "confirmed" | "closed" => "done",
+            "merged" | "cancelled" => "ended",
+            // open, routed, accepted, in progress, waiting on the customer
+            _ => "working",
+        };
+        self.c.t(&format!("public.stage.{key}"))
+    }
+}
+
+/// The language: `?lang=` when it names one we have, else what the browser asks for.
+fn lang_of(asked: Option<&str>, fallback: String) -> String {
+    match asked {
+        Some("en") => "en".into(),
+        Some("zh-CN" | "zh") => "zh-CN".into(),
+        _ => fallback,
+    }
+}
+
+async fn render(
+    s: &AppState,
+    lang: &str,
+    number: &str,
+    key: &str,
+    notice: Option<String>,
+    error: Option<(String, String, String)>,
+) -> (StatusCode, PublicPage) {
+    let c = Chrome::anonymous(lang, &format!("/t/{number}"));
+    let (v, status) = match tickets::public_view(&s.app, number, key).await {
+        Ok(v) => (Some(v), StatusCode::OK),
+        Err(Error::NotFound) => (None, StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "status page failed");
+            (None, StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    };
+    let (open, text, error) = match error {
+        Some((open, text, message)) => (open, text, Some(message)),
+        None => (String::new(), String::new(), None),
+    };
+    (
+        status,
+        PublicPage {
+            c,
+            number: number.to_string(),
+            key: key.to_string(),
+            v,
+            notice,
+            error,
+            open,
+            text,
+        },
+    )
+}
+
+pub async fn page(
+    State(s): State<AppState>,
+    ReqLang(browser): ReqLang,
+    Path(number): Path<String>,
+    Query(q): Query<LinkQuery>,
+) -> Response {
+    let lang = lang_of(q.lang.as_deref(), browser);
+    let key = q.k.unwrap_or_default();
+    let notice = q
+        .done
+        .as_deref()
+        .filter(|d| matches!(*d, "confirm" | "reopen" | "urge" | "message"))
+        .and_then(|d| try_tr(&lang, &format!("public.done.{d}")));
+    let (status, page) = render(&s, &lang, &number, &key, notice, None).await;
+    with_headers(status, page)
+}
+
+/// Status pages are private to whoever holds the link: never cached, never indexed.
+fn with_headers(status: StatusCode, page: PublicPage) -> Response {
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::HeaderName::from_static("x-robots-tag"), "noindex"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+pub async fn submit(
+    State(s): State<AppState>,
+    ReqLang(browser): ReqLang,
+    Path(number): Path<String>,
+    form: FormData,
+) -> Response {
+    let lang = lang_of(form.opt("lang").as_deref(), browser);
+    let key = form.raw("k").to_string();
+    let what = form.raw("what").to_string();
+    let text = form.raw("text").to_string();
+    let r = match form.i64("version") {
+        Some(version) => {
+            tickets::public_act(
+                &s.app,
+                s.clock.now(),
+                &number,
+                &key,
+                version,
+                &what,
+                Some(text.clone()).filter(|t| !t.trim().is_empty()),
+            )
+            .await
+        }
+        None => Err(Error::PreconditionRequired),
+    };
+    match r {
+        Ok(()) => {
+            let qs = query_string(&[("k", &key), ("lang", &lang), ("done", &what)]);
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, format!("/t/{number}?{qs}"))],
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let code = e.code();
+            let message = match &e {
+                Error::Validation { fields, .. } => fields
+                    .values()
+                    .next()
+                    .map(|m| translate_message(&lang, m))
+                    .map_or_else(
+                        || try_tr(&lang, "errors.validation").unwrap_or_default(),
+                        |m| {
+                            format!(
+                                "{} {m}",
+                                try_tr(&lang, "public.text_label").unwrap_or_default()
+                            )
+                        },
+                    ),
+                _ => try_tr(&lang, &format!("public.errors.{code}"))
+                    .or_else(|| try_tr(&lang, &format!("errors.{code}")))
+                    .unwrap_or_else(|| code.to_string()),
+            };
+            let (_, page) =
+                render(&s, &lang, &number, &key, None, Some((what, text, message))).await;
+            let status = crate::error::status_of(code);
+            with_headers(status, page)
+        }
+    }
+}
