@@ -11,6 +11,7 @@ pub mod demo;
 mod error;
 pub mod jobs;
 pub mod ledger;
+pub mod mail;
 pub mod notify;
 mod once;
 pub mod secret;

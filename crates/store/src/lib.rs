@@ -13,6 +13,7 @@ pub mod dialect;
 mod error;
 pub mod idempotency;
 pub mod jobs;
+pub mod mail;
 pub mod org;
 pub mod outbox;
 pub mod sessions;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod customers;
+mod mail;
 
 use axum::Router;
 use serde::Serialize;
@@ -12,6 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
+
+pub(crate) use mail::INBOUND_PATH;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,8 +41,12 @@ impl Modify for Bearer {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", customers::router().merge(admin::router()))
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(
+        "/api/v1",
+        customers::router()
+            .merge(admin::router())
+            .merge(mail::router()),
+    )
 }
 
 /// Swagger UI (vendored) and the document it reads.

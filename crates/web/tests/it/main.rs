@@ -3,5 +3,6 @@
 
 mod api;
 mod kit;
+mod mail;
 mod openapi;
 mod ui;
