@@ -31,6 +31,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Conflict(String),
+    /// A raw mail whose structure cannot be read (inbound email): it is stored as `failed`
+    /// under `id` with the reason.
+    #[error("malformed mail (stored as #{id}): {reason}")]
+    MalformedMail { id: i64, reason: String },
     /// The ticket workflow refused a move (`domain::ticket` decides; the code names why).
     #[error("{0}")]
     Workflow(#[from] domain::ticket::TicketError),
@@ -59,6 +63,7 @@ impl Error {
             Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::Duplicate { .. } => "duplicate",
             Error::Conflict(_) => "conflict",
+            Error::MalformedMail { .. } => "malformed_mail",
             Error::Workflow(e) => {
                 use domain::ticket::TicketError as T;
                 match e {

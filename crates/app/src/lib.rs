@@ -14,6 +14,7 @@ mod error;
 pub mod hotline;
 pub mod jobs;
 pub mod ledger;
+pub mod mail;
 pub mod notify;
 mod once;
 pub mod search;

@@ -668,13 +668,16 @@ async fn notify_requester(
     };
     let (subject, body) = m.render("zh-CN", &t.number, &detail);
     if let Some(email) = &t.contact_email {
+        let mut payload = json!({ "subject": subject, "body": body, "ticket": t.number });
+        // Email threading (app::mail): Message-ID, Reply-To +T tag, In-Reply-To.
+        crate::mail::thread_outbound(c, t, m, at, &mut payload).await?;
         outbox::insert(
             c,
             &outbox::NewMessage {
                 channel: outbox::Channel::Email,
                 recipient: email.clone(),
                 template: m.template().into(),
-                payload: json!({ "subject": subject, "body": body, "ticket": t.number }),
+                payload,
                 ref_entity: Some("ticket".into()),
                 ref_id: Some(t.id().0),
                 brand_id: t.brand_id,

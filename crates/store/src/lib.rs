@@ -14,6 +14,7 @@ mod error;
 pub mod hotline;
 pub mod idempotency;
 pub mod jobs;
+pub mod mail;
 pub mod org;
 pub mod outbox;
 pub mod search;

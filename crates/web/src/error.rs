@@ -95,7 +95,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         422,
         "a ticket cannot be merged into itself",
     ),
-    ("payload_too_large", 413, "the body exceeds 1 MiB"),
+    (
+        "payload_too_large",
+        413,
+        "the body exceeds 1 MiB (10 MiB for a raw mail)",
+    ),
     (
         "unsupported_media_type",
         415,
@@ -110,6 +114,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "idempotency_key_reused",
         422,
         "the Idempotency-Key was used with another body",
+    ),
+    (
+        "malformed_mail",
+        422,
+        "a posted mail's MIME structure cannot be read; it is stored as failed (existing_id names it)",
     ),
     (
         "precondition_required",
@@ -143,7 +152,8 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
-    /// For `duplicate`: the id of the existing record.
+    /// For `duplicate`: the id of the existing record; for `malformed_mail`: the id of the stored
+    /// mail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub existing_id: Option<i64>,
 }
@@ -196,6 +206,12 @@ impl From<app::Error> for ApiError {
                 message,
                 fields: BTreeMap::new(),
                 existing_id: existing,
+            },
+            app::Error::MalformedMail { id, .. } => Self {
+                code,
+                message,
+                fields: BTreeMap::new(),
+                existing_id: Some(id),
             },
             _ => Self::new(code, message),
         }

@@ -4,6 +4,7 @@
 mod admin;
 mod customers;
 mod hotline;
+mod mail;
 mod search;
 mod sla;
 mod tickets;
@@ -16,6 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
+
+pub(crate) use mail::INBOUND_PATH;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,7 +53,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(tickets::public_router())
             .merge(search::router())
             .merge(sla::router())
-            .merge(hotline::router()),
+            .merge(hotline::router())
+            .merge(mail::router()),
     )
 }
 

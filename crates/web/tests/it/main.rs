@@ -4,6 +4,7 @@
 mod api;
 mod hotline;
 mod kit;
+mod mail;
 mod openapi;
 mod search;
 mod sla;
