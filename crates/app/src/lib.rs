@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod notify;
 mod once;
 pub mod secret;
+pub mod surveys;
 pub mod tickets;
 
 use std::sync::Arc;

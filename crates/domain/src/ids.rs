@@ -34,4 +34,6 @@ ids!(
     OutboxId,
     TicketId,
     WorkOrderId,
+    SurveyTemplateId,
+    SurveyInvitationId,
 );

@@ -14,6 +14,7 @@ pub mod customer;
 pub mod ids;
 pub mod money;
 pub mod phone;
+pub mod survey;
 pub mod text;
 pub mod ticket;
 pub mod time;

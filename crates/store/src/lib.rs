@@ -17,6 +17,7 @@ pub mod org;
 pub mod outbox;
 pub mod sessions;
 pub mod sql;
+pub mod surveys;
 pub mod tickets;
 pub mod timeline;
 pub mod users;

@@ -9,6 +9,7 @@ mod jobs;
 mod ledger;
 mod merge;
 mod notify;
+mod surveys;
 mod tickets;
 mod timeline;
 mod validation;
