@@ -517,13 +517,13 @@ pub async fn list(app: &App, ctx: &Ctx, input: InvitationListInput) -> Result<In
     let mut f = Fields::new();
     let subject = match (input.subject_kind.as_deref(), input.subject_id) {
         (None, None) => None,
-        (Some(k), Some(id)) => match SubjectKind::parse(k.trim()) {
-            Some(k) => Some((k, id)),
-            None => {
+        (Some(k), Some(id)) => {
+            let kind = SubjectKind::parse(k.trim());
+            if kind.is_none() {
                 f.add("subject_kind", "ticket or work_order");
-                None
             }
-        },
+            kind.map(|k| (k, id))
+        }
         (None, Some(_)) => {
             f.add("subject_kind", "required");
             None
@@ -534,13 +534,13 @@ pub async fn list(app: &App, ctx: &Ctx, input: InvitationListInput) -> Result<In
         }
     };
     let before = match input.cursor.as_deref() {
-        Some(s) => match Cursor::decode(s) {
-            Some(c) => Some(SurveyInvitationId(c.id)),
-            None => {
+        Some(s) => {
+            let c = Cursor::decode(s);
+            if c.is_none() {
                 f.add("cursor", "not a cursor this server issued");
-                None
             }
-        },
+            c.map(|c| SurveyInvitationId(c.id))
+        }
         None => None,
     };
     f.finish()?;
@@ -888,78 +888,77 @@ async fn intake_queue(c: &mut Conn) -> Result<OrgUnitId> {
 /// The follow-up's description: why it was opened and every answer, in the desk's language.
 fn describe(f: &FollowUpFacts<'_>) -> String {
     let t = f.template;
-    let mut out = format!("{}不满意：{}", t.name, f.inv.subject_label);
-    if let Some(o) = f.original {
-        out.push(' ');
-        out.push_str(&o.subject);
-    }
-    out.push('\n');
-    out.push_str(&match (f.channel, f.recorder_name) {
+    let mut lines = vec![match f.original {
+        Some(o) => format!("{}不满意：{} {}", t.name, f.inv.subject_label, o.subject),
+        None => format!("{}不满意：{}", t.name, f.inv.subject_label),
+    }];
+    lines.push(match (f.channel, f.recorder_name) {
         (SurveyChannel::Call, Some(n)) => format!("回访方式：电话回访（记录人 {n}）"),
         (SurveyChannel::Call, None) => "回访方式：电话回访".to_string(),
         (SurveyChannel::Link, _) => "回访方式：客户通过回访链接填写".to_string(),
     });
-    out.push('\n');
     let reasons: Vec<String> = f
         .verdict
         .matched
         .iter()
         .map(|r| t.describe_rule(r, "zh-CN"))
         .collect();
-    out.push_str(&format!("不满意项：{}\n\n回访答案：\n", reasons.join("；")));
+    lines.push(format!("不满意项：{}", reasons.join("；")));
+    lines.push(String::new());
+    lines.push("回访答案：".to_string());
     let json = f.answers.to_json();
     for q in &t.questions {
         if let Some(v) = json.get(&q.key) {
-            out.push_str(&format!("{}：{}\n", q.text_zh, t.show(&q.key, v, "zh-CN")));
+            lines.push(format!("{}：{}", q.text_zh, t.show(&q.key, v, "zh-CN")));
         }
     }
-    out.trim_end().to_string()
+    lines.join("\n")
 }
 
 /// Opens the follow-up ticket in the intake queue and returns its id and number. Writes its
 /// history, its line on the customer's timeline and its audit row.
 async fn open_follow_up(
     c: &mut Conn,
-    f: &FollowUpFacts<'_>,
+    facts: &FollowUpFacts<'_>,
     ticket_audit: &AuditEntry,
 ) -> Result<(TicketId, String)> {
-    let Some(fu) = f.verdict.follow_up else {
+    let Some(fu) = facts.verdict.follow_up else {
         return Err(Error::Conflict("nothing to follow up".into()));
     };
     let now = ticket_audit.at;
     let queue = intake_queue(c).await?;
-    let day = now.date_in(f.tz);
-    let n = tickets::next_number(c, "ticket", &day.to_string()).await?;
-    let number = format!("KF{}-{n:06}", day.to_string().replace('-', ""));
+    let day = now.date_in(facts.tz);
+    let seq = tickets::next_number(c, "ticket", &day.to_string()).await?;
+    let number = format!("KF{}-{seq:06}", day.to_string().replace('-', ""));
     let kind = fu.kind.ticket_kind();
     let state = TicketState::new(TicketId(0), kind, Owner::Queue(queue), fu.priority);
-    let headline = f
+    let headline = facts
         .original
-        .map_or_else(|| f.template.name.clone(), |o| o.subject.clone());
-    let subject: String = format!("回访不满意：{} {headline}", f.inv.subject_label)
+        .map_or_else(|| facts.template.name.clone(), |o| o.subject.clone());
+    let subject: String = format!("回访不满意：{} {headline}", facts.inv.subject_label)
         .chars()
         .take(SUBJECT_MAX)
         .collect();
-    let o = f.original;
-    let mut t = Ticket {
+    let orig = facts.original;
+    let mut ticket = Ticket {
         state,
         number: number.clone(),
-        brand_id: f.inv.brand_id,
-        channel: match f.channel {
+        brand_id: facts.inv.brand_id,
+        channel: match facts.channel {
             SurveyChannel::Link => Channel::WebForm,
             SurveyChannel::Call => Channel::Phone,
         },
         subject,
-        description: describe(f),
-        customer_id: o.and_then(|o| o.customer_id).or(f.inv.customer_id),
-        requester_id: o.and_then(|o| o.requester_id),
-        dealer_id: o.and_then(|o| o.dealer_id),
-        device_id: o.and_then(|o| o.device_id),
-        contact_name: o.and_then(|o| o.contact_name.clone()),
-        contact_phone: o
+        description: describe(facts),
+        customer_id: orig.and_then(|o| o.customer_id).or(facts.inv.customer_id),
+        requester_id: orig.and_then(|o| o.requester_id),
+        dealer_id: orig.and_then(|o| o.dealer_id),
+        device_id: orig.and_then(|o| o.device_id),
+        contact_name: orig.and_then(|o| o.contact_name.clone()),
+        contact_phone: orig
             .and_then(|o| o.contact_phone.clone())
-            .or_else(|| f.inv.customer_phone.clone()),
-        contact_email: o.and_then(|o| o.contact_email.clone()),
+            .or_else(|| facts.inv.customer_phone.clone()),
+        contact_email: orig.and_then(|o| o.contact_email.clone()),
         round: 0,
         last_urged_at: None,
         complaint_category: if fu.kind == FollowUpKind::Complaint {
@@ -979,41 +978,41 @@ async fn open_follow_up(
         confirmed_at: None,
         escalated_at: None,
         source_call_id: None,
-        created_by: f.recorder,
+        created_by: facts.recorder,
         version: 1,
         created_at: now,
         updated_at: now,
         closed_at: None,
     };
-    let id = tickets::insert(c, &t, None).await?;
-    t.state.id = id;
+    let id = tickets::insert(c, &ticket, None).await?;
+    ticket.state.id = id;
     ticket_event(
         c,
-        &t,
+        &ticket,
         now,
-        f.recorder,
-        f.recorder.is_none().then_some("system"),
+        facts.recorder,
+        facts.recorder.is_none().then_some("system"),
         "create",
         json!({
-            "channel": t.channel.as_str(),
+            "channel": ticket.channel.as_str(),
             "kind": kind.as_str(),
-            "survey_invitation": f.inv.id.0,
-            "survey_of": f.inv.subject_label,
+            "survey_invitation": facts.inv.id.0,
+            "survey_of": facts.inv.subject_label,
         }),
     )
     .await?;
-    if let Some(customer) = t.customer_id.or(t.requester_id) {
+    if let Some(customer) = ticket.customer_id.or(ticket.requester_id) {
         timeline::append_about(
             c,
             &NewEntry {
                 customer_id: customer,
-                device_id: t.device_id,
-                brand_id: t.brand_id,
+                device_id: ticket.device_id,
+                brand_id: ticket.brand_id,
                 at: now,
                 kind: TimelineKind::Ticket,
                 category_id: None,
-                author_id: f.recorder,
-                body: &format!("{} {} · {}", t.number, kind.as_str(), t.subject),
+                author_id: facts.recorder,
+                body: &format!("{} {} · {}", ticket.number, kind.as_str(), ticket.subject),
             },
             Some(id),
         )
@@ -1023,9 +1022,9 @@ async fn open_follow_up(
         .write(
         c,
         Some(id.0),
-        t.brand_id,
+        ticket.brand_id,
         None,
-        Some(json!({ "number": t.number, "kind": kind.as_str(), "owner": t.state.owner, "survey_invitation": f.inv.id.0 })),
+        Some(json!({ "number": ticket.number, "kind": kind.as_str(), "owner": ticket.state.owner, "survey_invitation": facts.inv.id.0 })),
     )
     .await?;
     Ok((id, number))

@@ -509,6 +509,9 @@ mod tests {
         template(SubjectKind::WorkOrder, VISIT_QUESTIONS, VISIT_RULES)
     }
 
+    /// The parsed answers, or the errors by question key.
+    type Want = Result<Answers, Vec<(&'static str, &'static str)>>;
+
     fn raw(v: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
         serde_json::from_value(v).unwrap()
     }
@@ -523,7 +526,7 @@ mod tests {
     fn answers_are_checked_question_by_question() {
         let t = ticket();
         // (answers, Ok(parsed) or the errors by key)
-        let cases: Vec<(serde_json::Value, Result<Answers, Vec<(&str, &str)>>)> = vec![
+        let cases: Vec<(serde_json::Value, Want)> = vec![
             (
                 json!({"satisfaction": 5, "solved": true}),
                 Ok(Answers(BTreeMap::from([

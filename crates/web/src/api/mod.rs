@@ -3,6 +3,7 @@
 
 mod admin;
 mod customers;
+mod surveys;
 
 use axum::Router;
 use serde::Serialize;
@@ -38,8 +39,12 @@ impl Modify for Bearer {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", customers::router().merge(admin::router()))
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(
+        "/api/v1",
+        customers::router()
+            .merge(admin::router())
+            .merge(surveys::router()),
+    )
 }
 
 /// Swagger UI (vendored) and the document it reads.

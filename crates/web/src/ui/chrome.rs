@@ -193,6 +193,9 @@ fn nav(lang: &str, ctx: &Ctx, path: &str) -> Vec<NavSection> {
         ledger.push(list);
         ledger.push(item("/customers/duplicates", "nav.duplicates", "dup"));
     }
+    if ctx.can(Permission::TicketWork) {
+        ledger.push(item("/surveys", "nav.surveys", "survey"));
+    }
     let mut admin = Vec::new();
     if ctx.can(Permission::UserRead) || ctx.can(Permission::UserAdmin) {
         admin.push(item("/admin/users", "nav.users", "users"));
@@ -747,6 +750,13 @@ pub const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("unknown device", "unknown_device"),
     ("not a device of this customer", "not_your_device"),
     ("at most 20 at once", "too_many_contacts"),
+    (domain::survey::MSG_RATING, "survey_rating"),
+    (domain::survey::MSG_YES_NO, "survey_yes_no"),
+    (domain::survey::MSG_OPTION, "survey_option"),
+    (domain::survey::MSG_TEXT, "survey_text"),
+    (domain::survey::MSG_UNKNOWN, "survey_unknown"),
+    (app::surveys::ALREADY_ANSWERED, "survey_answered"),
+    (app::surveys::INVITATION_EXPIRED, "survey_expired"),
 ];
 
 /// Phrases with a variable part: (prefix, suffix, key). The variable is `%{x}` in the message.

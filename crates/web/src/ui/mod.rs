@@ -8,6 +8,7 @@ mod chrome;
 mod customers;
 mod login;
 mod regions;
+mod surveys;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -24,5 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/lang/{code}", get(login::lang))
         .merge(customers::router())
         .merge(admin::router())
+        .merge(surveys::router())
         .fallback(chrome::fallback)
 }

@@ -4,4 +4,5 @@
 mod api;
 mod kit;
 mod openapi;
+mod surveys;
 mod ui;
