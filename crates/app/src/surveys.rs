@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use domain::customer::TimelineKind;
 use domain::survey::{
-    Answers, FollowUpKind, InvitationStatus, SubjectKind, SurveyChannel, Template, Verdict,
+    Answers, FollowUp, FollowUpKind, InvitationStatus, SubjectKind, SurveyChannel, Template,
+    Verdict,
 };
 use domain::ticket::{Channel, Owner, Ticket, TicketState, TicketStatus};
 use domain::{
@@ -715,9 +716,7 @@ async fn respond(
     let audit = audit_entry(ctx, "answer", "survey_invitation");
     let ticket_audit = audit_entry(ctx, "create", "ticket");
     let tz = app.settings.tz;
-    let inv_id = inv.id;
-    let out = app
-        .db
+    app.db
         .write(move |c| {
             Box::pin(async move {
                 let now = audit.at;
@@ -742,9 +741,10 @@ async fn respond(
                     SubjectKind::WorkOrder => None,
                 };
                 let follow_up = match verdict.follow_up {
-                    Some(_) => Some(
+                    Some(fu) => Some(
                         open_follow_up(
                             c,
+                            fu,
                             &FollowUpFacts {
                                 inv: &inv,
                                 template: &template,
@@ -847,9 +847,7 @@ async fn respond(
                 })
             })
         })
-        .await?;
-    debug_assert_eq!(out.invitation_id, inv_id.0);
-    Ok(out)
+        .await
 }
 
 // ---------------------------------------------------------------- the follow-up ticket
@@ -919,12 +917,10 @@ fn describe(f: &FollowUpFacts<'_>) -> String {
 /// history, its line on the customer's timeline and its audit row.
 async fn open_follow_up(
     c: &mut Conn,
+    fu: FollowUp,
     facts: &FollowUpFacts<'_>,
     ticket_audit: &AuditEntry,
 ) -> Result<(TicketId, String)> {
-    let Some(fu) = facts.verdict.follow_up else {
-        return Err(Error::Conflict("nothing to follow up".into()));
-    };
     let now = ticket_audit.at;
     let queue = intake_queue(c).await?;
     let day = now.date_in(facts.tz);
