@@ -458,8 +458,8 @@ async fn forged_expired_and_replaced_links_are_not_found() {
         let (_, key) = invite(&w, &d, "link").await;
         let ok = answers(json!({"satisfaction": 5, "solved": true}));
         // The key with its last character changed.
-        let last = if key.ends_with('A') { 'B' } else { 'A' };
-        let forged = format!("{}{last}", &key[..42]);
+        let other = if key.ends_with('A') { 'B' } else { 'A' };
+        let forged = format!("{}{other}", &key[..42]);
         for k in [forged.as_str(), "", "not-a-key"] {
             let r = surveys::public_form(&w.app, w.clock.now(), k).await;
             assert_eq!(code(&r), "not_found", "{k}");
