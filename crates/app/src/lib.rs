@@ -20,6 +20,7 @@ mod once;
 pub mod search;
 pub mod secret;
 pub mod sla;
+pub mod surveys;
 pub mod telephony;
 pub mod tickets;
 

@@ -39,4 +39,6 @@ ids!(
     SlaClockId,
     CallId,
     ReturnCallId,
+    SurveyTemplateId,
+    SurveyInvitationId,
 );

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod money;
 pub mod phone;
 pub mod sla;
+pub mod survey;
 pub mod text;
 pub mod ticket;
 pub mod time;

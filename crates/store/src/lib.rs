@@ -21,6 +21,7 @@ pub mod search;
 pub mod sessions;
 pub mod sla;
 pub mod sql;
+pub mod surveys;
 pub mod tickets;
 pub mod timeline;
 pub mod users;

@@ -11,6 +11,7 @@ mod merge;
 mod notify;
 mod search;
 mod sla;
+mod surveys;
 mod tickets;
 mod timeline;
 mod validation;

@@ -7,6 +7,7 @@ mod hotline;
 mod mail;
 mod search;
 mod sla;
+mod surveys;
 mod tickets;
 
 use axum::Router;
@@ -54,7 +55,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(search::router())
             .merge(sla::router())
             .merge(hotline::router())
-            .merge(mail::router()),
+            .merge(mail::router())
+            .merge(surveys::router()),
     )
 }
 

@@ -213,6 +213,9 @@ fn nav(lang: &str, ctx: &Ctx, path: &str) -> Vec<NavSection> {
             "report",
         ));
     }
+    if ctx.can(Permission::TicketWork) {
+        desk.push(item("/surveys", "nav.surveys", "survey"));
+    }
     let mut admin = Vec::new();
     if ctx.can(Permission::UserRead) || ctx.can(Permission::UserAdmin) {
         admin.push(item("/admin/users", "nav.users", "users"));
@@ -820,6 +823,13 @@ pub const FIELD_MESSAGES: &[(&str, &str)] = &[
     ),
     ("1–20 letters, digits or '-'", "extension_invalid"),
     ("unknown user", "unknown_user"),
+    (domain::survey::MSG_RATING, "survey_rating"),
+    (domain::survey::MSG_YES_NO, "survey_yes_no"),
+    (domain::survey::MSG_OPTION, "survey_option"),
+    (domain::survey::MSG_TEXT, "survey_text"),
+    (domain::survey::MSG_UNKNOWN, "survey_unknown"),
+    (app::surveys::ALREADY_ANSWERED, "survey_answered"),
+    (app::surveys::INVITATION_EXPIRED, "survey_expired"),
 ];
 
 /// Phrases with a variable part: (prefix, suffix, key). The variable is `%{x}` in the message.

@@ -11,6 +11,7 @@ mod login;
 mod regions;
 mod search;
 mod sla;
+mod surveys;
 mod ticket_public;
 mod tickets;
 
@@ -35,5 +36,6 @@ pub fn router() -> Router<AppState> {
         .merge(hotline::router())
         .merge(tickets::router())
         .merge(ticket_public::router())
+        .merge(surveys::router())
         .fallback(chrome::fallback)
 }

@@ -8,5 +8,6 @@ mod mail;
 mod openapi;
 mod search;
 mod sla;
+mod surveys;
 mod tickets;
 mod ui;
