@@ -240,9 +240,14 @@ pub struct Hits {
 
 // ------------------------------------------------------------------ the two dialects
 
-/// SQLite: the FTS5 table joined to its content rows; `$1` is the MATCH expression.
+/// SQLite: the FTS5 table joined to its content rows; `$1` is the MATCH expression. `CROSS
+/// JOIN` keeps the full-text index the outer loop: left to itself, the planner walked all of
+/// `search_docs` and ran the MATCH once per row (105 s over a million documents). Ordered by
+/// `rank` alone, FTS5 hands out matches best first and the join stops after the page (ties stay
+/// in FTS5's order); a tie-breaker on `search_docs` would join every match first (0.25 s for a
+/// word in 59,000 of a million documents, against 0.07 s).
 const HEAD_SQLITE: &str = "SELECT s.doc_kind, s.doc_id, s.brand_id, s.customer_id, s.status, s.sub_kind, s.updated_at, s.title, s.body
-    FROM search_fts JOIN search_docs s ON s.id = search_fts.rowid";
+    FROM search_fts CROSS JOIN search_docs s";
 /// PostgreSQL: `$1` is the tsquery text, parsed once as `q`.
 const HEAD_POSTGRES: &str = "SELECT s.doc_kind, s.doc_id, s.brand_id, s.customer_id, s.status, s.sub_kind, s.updated_at, s.title, s.body
     FROM search_docs s CROSS JOIN to_tsquery('simple', $1) q";
@@ -281,9 +286,11 @@ pub async fn query(c: &mut Conn, scope: &Scope, q: &Query) -> Result<Hits, Error
         f.and_raw("s.tsv @@ q".to_string());
     } else {
         f.and_raw(format!("search_fts MATCH {m}"));
+        f.and_raw("s.id = search_fts.rowid".to_string());
     }
     scope_filter(&mut f, scope);
-    if !q.kinds.is_empty() {
+    // Every kind asked for is no filter at all (and spares a condition per match).
+    if !q.kinds.is_empty() && DocKind::ALL.iter().any(|k| !q.kinds.contains(k)) {
         let list = f.bind_list(q.kinds.iter().map(|k| k.as_str().to_string()));
         f.and_raw(format!("s.doc_kind IN ({list})"));
     }
@@ -300,7 +307,10 @@ pub async fn query(c: &mut Conn, scope: &Scope, q: &Query) -> Result<Hits, Error
     let lim = f.bind(limit + 1);
     let off = f.bind(i64::from(q.offset.min(MAX_OFFSET)));
     let (head, order) = if postgres {
-        (HEAD_POSTGRES, "ts_rank(s.tsv, q) DESC")
+        (
+            HEAD_POSTGRES,
+            "ts_rank(s.tsv, q) DESC, s.updated_at DESC, s.id DESC",
+        )
     } else {
         (HEAD_SQLITE, "search_fts.rank")
     };
@@ -308,7 +318,7 @@ pub async fn query(c: &mut Conn, scope: &Scope, q: &Query) -> Result<Hits, Error
         .fetch_all(
             c,
             head,
-            &format!(" ORDER BY {order}, s.updated_at DESC, s.id DESC LIMIT {lim} OFFSET {off}"),
+            &format!(" ORDER BY {order} LIMIT {lim} OFFSET {off}"),
         )
         .await?;
     let mut items = rows
