@@ -717,6 +717,30 @@ impl Handler for SlaBreach {
                         let Some(k) = db::mark_breached(c, id, due, now).await? else {
                             return Ok::<_, Error>(());
                         };
+                        // A breached ticket shows in the supervisors' escalation queue, with
+                        // the breach in its history.
+                        if k.subject.kind == domain::sla::SubjectKind::Ticket {
+                            let tid = domain::TicketId(k.subject.id);
+                            if store::tickets::mark_escalated(c, tid, now).await? {
+                                let t = store::tickets::get(c, &domain::Scope::All, tid).await?;
+                                store::tickets::insert_event(
+                                    c,
+                                    &store::tickets::NewEvent {
+                                        ticket_id: tid,
+                                        brand_id: t.brand_id,
+                                        at: now,
+                                        actor_id: None,
+                                        actor_label: Some("sla"),
+                                        event: "sla_breached",
+                                        from: t.state.status,
+                                        to: t.state.status,
+                                        owner: t.state.owner,
+                                        data: json!({ "metric": k.metric.as_str(), "due_at": due.0 }),
+                                    },
+                                )
+                                .await?;
+                            }
+                        }
                         let tz = app2.settings.tz;
                         let text = format!(
                             "SLA 超时升级：{} {}已于 {} 超时",

@@ -768,6 +768,28 @@ pub(crate) async fn reindex_ticket(app: &App, id: TicketId) -> Result<()> {
         .await
 }
 
+// ---------------------------------------------------------------- SLA clocks (D4)
+
+/// The clocks a ticket runs from its creation: first reply and resolution for every kind, and
+/// the 48 h proposal (处理方案) for complaints, where liability or compensation is at stake.
+fn sla_metrics(kind: TicketKind) -> Vec<domain::sla::SlaMetric> {
+    use domain::sla::SlaMetric as M;
+    if kind == TicketKind::Complaint {
+        vec![M::FirstReply, M::Proposal, M::Resolution]
+    } else {
+        vec![M::FirstReply, M::Resolution]
+    }
+}
+
+fn policy_key(t: &Ticket) -> domain::sla::PolicyKey {
+    domain::sla::PolicyKey {
+        kind: t.state.kind,
+        category: t.complaint_category,
+        priority: t.state.priority,
+        tier: None,
+    }
+}
+
 // ---------------------------------------------------------------- create
 
 struct Resolved {
@@ -898,6 +920,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
         closed_at: None,
     };
     let mut doc = ticket_doc(&doc_source, &[]).prepare();
+    let sla_plans = crate::sla::plan(app, &policy_key(&doc_source), &sla_metrics(kind)).await?;
 
     // Attaching to an open ticket is an answer of its own: the id is that ticket's.
     let attached = std::sync::Arc::new(std::sync::Mutex::new(None::<(i64, String)>));
@@ -1000,6 +1023,15 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
             let id = tickets::insert(c, &t, Some(&key_hash)).await?;
             let mut t = t;
             t.state.id = id;
+            crate::sla::start(
+                c,
+                domain::sla::Subject::ticket(id),
+                t.brand_id,
+                t.customer_id.or(t.requester_id),
+                &sla_plans,
+                now,
+            )
+            .await?;
             doc.set_id(id.0);
             doc.push_words(&t.number);
             let mut row = doc.into_row();
@@ -1822,10 +1854,31 @@ pub async fn act(
     let label = ctx.actor.label();
     let mut audit = audit_entry(ctx, "update", "ticket");
     audit.action = action.name();
+    // What the SLA clocks need, read before the write: calendars to resume on, the resolution
+    // target to restart on reopening.
+    let cals = match &action {
+        ActionInput::CustomerResponded { .. } => Some(crate::sla::calendars(app).await?),
+        _ => None,
+    };
+    let reopen_plan = match &action {
+        ActionInput::Reopen { .. } => {
+            let scope = ctx.scope.clone();
+            let t = app
+                .db
+                .read(move |c| Box::pin(async move { tickets::get(c, &scope, id).await }))
+                .await?;
+            crate::sla::plan(app, &policy_key(&t), &[domain::sla::SlaMetric::Resolution])
+                .await?
+                .into_iter()
+                .next()
+        }
+        _ => None,
+    };
     let sms_resolved = sms_template(app, Milestone::Resolved);
     let sms_plan = sms_template(app, Milestone::PlanInformed);
     let sms_closed = sms_template(app, Milestone::Closed);
     let tz = app.settings.tz;
+    let survey_ctx = ctx.clone();
     app.db
         .write(move |c| {
             Box::pin(async move {
@@ -2213,6 +2266,8 @@ pub async fn act(
                         None
                     }
                 };
+                let replied_before = t.first_reply_at.is_some();
+                let priority_before = t.state.priority;
                 if let Some(ev) = &event {
                     t.state.apply(ev, &guard)?;
                     if matches!(ev, TicketEvent::Route { .. }) {
@@ -2243,8 +2298,26 @@ pub async fn act(
                         t.first_reply_at.get_or_insert(now);
                     }
                 }
+                // D10: an urge that raises the priority escalates the ticket to supervisors.
+                let urge_escalated = matches!(event, Some(TicketEvent::Urge))
+                    && t.state.priority != priority_before;
+                if urge_escalated {
+                    t.escalated_at.get_or_insert(now);
+                    data["escalated"] = json!(true);
+                    data["priority"] = json!(t.state.priority.as_str());
+                }
                 let new_version = tickets::update(c, &t, now).await?;
                 t.version = new_version;
+                sla_follow(
+                    c,
+                    &t,
+                    event.as_ref(),
+                    !replied_before && t.first_reply_at.is_some(),
+                    cals.as_deref(),
+                    reopen_plan.as_ref(),
+                    now,
+                )
+                .await?;
                 crate::search::set_status(
                     c,
                     store::search::DocKind::Ticket,
@@ -2257,6 +2330,21 @@ pub async fn act(
                 history(c, &t, now, me, None, name, from, data).await?;
                 if let Some(line) = timeline_line {
                     on_timeline(c, &t, now, me, &line).await?;
+                }
+                // F5: a closed ticket gets its follow-up questionnaire; the link goes out with the
+                // closing notice.
+                if matches!(event, Some(TicketEvent::Close))
+                    && let Some((_, _, detail)) = notify.as_mut()
+                {
+                    let invited = crate::surveys::invite_in_tx(
+                        c,
+                        &survey_ctx,
+                        &crate::surveys::Subject::of_ticket(&t),
+                        crate::surveys::TICKET_TEMPLATE,
+                        domain::survey::SurveyChannel::Link,
+                    )
+                    .await?;
+                    *detail = format!("请花一分钟评价本次服务：{}", invited.link);
                 }
                 if let Some((m, sms, detail)) = notify {
                     notify_requester(c, &t, m, sms.as_deref(), &detail, None, now).await?;
@@ -2274,6 +2362,66 @@ pub async fn act(
             })
         })
         .await
+}
+
+/// Moves the ticket's SLA clocks along with an accepted event: pause while waiting on the
+/// customer, resume after, stop the proposal clock when the plan is signed, the resolution
+/// clock on resolving, everything on closing, cancelling or merging; restart resolution on
+/// reopening. A first reply stops the first-reply clock.
+async fn sla_follow(
+    c: &mut Conn,
+    t: &Ticket,
+    event: Option<&TicketEvent>,
+    first_reply: bool,
+    cals: Option<&crate::sla::Calendars>,
+    reopen_plan: Option<&crate::sla::ClockPlan>,
+    now: Timestamp,
+) -> Result<()> {
+    use domain::sla::SlaMetric as M;
+    let subject = domain::sla::Subject::ticket(t.id());
+    if first_reply {
+        crate::sla::stop(c, subject, M::FirstReply, now).await?;
+    }
+    match event {
+        Some(TicketEvent::WaitForCustomer) => {
+            crate::sla::pause(c, subject, now).await?;
+        }
+        Some(TicketEvent::CustomerResponded) => {
+            if let Some(cals) = cals {
+                crate::sla::resume(c, subject, now, cals).await?;
+            }
+        }
+        Some(TicketEvent::SignPlan { .. }) => {
+            crate::sla::stop(c, subject, M::Proposal, now).await?;
+        }
+        Some(
+            TicketEvent::Resolve { .. }
+            | TicketEvent::SolvedRemotely { .. }
+            | TicketEvent::ConvertedToWorkOrder { .. },
+        ) => {
+            crate::sla::stop(c, subject, M::FirstReply, now).await?;
+            crate::sla::stop(c, subject, M::Proposal, now).await?;
+            crate::sla::stop(c, subject, M::Resolution, now).await?;
+        }
+        Some(TicketEvent::Close | TicketEvent::Cancel | TicketEvent::MergeInto { .. }) => {
+            crate::sla::stop_all(c, subject, now).await?;
+        }
+        Some(TicketEvent::Reopen) => {
+            if let Some(p) = reopen_plan {
+                crate::sla::restart(
+                    c,
+                    subject,
+                    t.brand_id,
+                    t.customer_id.or(t.requester_id),
+                    p,
+                    now,
+                )
+                .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn plan_error(e: domain::ticket::PlanError) -> Error {
@@ -2529,6 +2677,13 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
                     if t.first_reply_at.is_none() {
                         t.first_reply_at = Some(now);
                         t.version = tickets::update(c, &t, now).await?;
+                        crate::sla::stop(
+                            c,
+                            domain::sla::Subject::ticket(t.id()),
+                            domain::sla::SlaMetric::FirstReply,
+                            now,
+                        )
+                        .await?;
                     }
                     notify_requester(c, &t, Milestone::Replied, sms.as_deref(), &body, None, now)
                         .await?;

@@ -1063,6 +1063,19 @@ pub async fn attachment(c: &mut Conn, id: i64) -> Result<AttachmentRecord, Error
     .await?)
 }
 
+/// Marks a ticket escalated (an SLA breach, an urge past the threshold); the first escalation
+/// stays on record. Returns whether the ticket exists.
+pub async fn mark_escalated(c: &mut Conn, id: TicketId, at: Timestamp) -> Result<bool, Error> {
+    let res = sqlx::query(
+        "UPDATE tickets SET escalated_at = COALESCE(escalated_at, $1), version = version + 1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(at.0)
+    .bind(id.0)
+    .execute(&mut *c)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
 /// Whether `user` is a member of department `unit` (or of a unit below it).
 pub async fn is_member(c: &mut Conn, user: UserId, unit: OrgUnitId) -> Result<bool, Error> {
     let row: Option<(i64,)> = sqlx::query_as(

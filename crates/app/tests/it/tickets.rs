@@ -434,7 +434,49 @@ async fn a_dealers_complaint_travels_to_quality_and_back_to_confirmation() {
                 "{which:?}: {tpl} not in {templates:?}"
             );
         }
-        // The monthly report counts the complaint and the 200 yuan paid by the manufacturer.
+        // F5: the closing notice carries the follow-up questionnaire; a poor answer opens a
+        // follow-up complaint in the intake queue.
+        let closing = mails
+            .items
+            .iter()
+            .find(|m| m.recipient == "li@example.cn" && m.template == "ticket.closed")
+            .expect("closing notice");
+        let body = closing.payload["body"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let key = body
+            .split("/s/")
+            .nth(1)
+            .expect("a survey link in the closing notice")
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        let answers = std::collections::BTreeMap::from([
+            ("satisfaction".to_string(), serde_json::json!(1)),
+            ("solved".to_string(), serde_json::json!(false)),
+        ]);
+        let out = app::surveys::answer_by_link(&w.app, w.clock.now(), &key, answers)
+            .await
+            .unwrap();
+        assert!(out.poor, "{which:?}");
+        let follow = tickets::get(
+            &w.app,
+            &sup,
+            TicketId(out.follow_up_ticket_id.expect("a follow-up ticket")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (
+                follow.summary.kind.as_str(),
+                follow.summary.owner.name.as_str()
+            ),
+            ("complaint", "客服中心")
+        );
+        // The monthly report counts both complaints (the follow-up is one), the closed one and
+        // the 200 yuan paid by the manufacturer.
         let rep = tickets::month_report(&w.app, &sup, "2026-11")
             .await
             .unwrap();
@@ -445,7 +487,7 @@ async fn a_dealers_complaint_travels_to_quality_and_back_to_confirmation() {
                 rep.paid_fen_manufacturer,
                 rep.paid_fen_total
             ),
-            (1, 1, 20_000, 20_000)
+            (2, 1, 20_000, 20_000)
         );
         // The status link shows the plan to the requester, without internal notes.
         let (number, key) = link.trim_start_matches("/t/").split_once("?k=").unwrap();
@@ -533,6 +575,18 @@ async fn a_repeat_caller_is_attached_and_the_requester_confirms_by_link() {
             .await
             .unwrap();
         assert_eq!((t.summary.urges, t.summary.priority.as_str()), (3, "high"));
+        assert!(t.summary.escalated, "{which:?}: the third urge escalates");
+        let esc = tickets::list(
+            &w.app,
+            &agent,
+            TicketListInput {
+                queue: Some("escalated".into()),
+                ..TicketListInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(esc.items.len(), 1);
         // Remote support could not fix it: it carries the pre-diagnosis and parts to the field.
         ok(
             act(
@@ -755,6 +809,122 @@ async fn every_open_ticket_has_exactly_one_owner_whatever_is_done() {
         for s in ["routed", "accepted", "resolved", "cancelled"] {
             assert!(seen.contains(s), "{which:?}: the walk never reached {s} ({accepted} actions accepted; saw {seen:?})");
         }
+    })
+    .await;
+}
+
+/// D4 across a night: a call at 20:30 is due for its first reply at 08:30 the next morning on
+/// the 8:00–21:00 desk calendar; nothing fires overnight, the breach escalates the ticket at
+/// 08:30; a reply in time stops the clock instead.
+#[tokio::test]
+async fn the_first_reply_clock_sleeps_through_the_night_and_escalates_on_breach() {
+    each_backend(|db, which| async move {
+        let w = World::new(db, which);
+        let d = desk(&w).await;
+        let (_, agent) = staff(&w, "agent.night", "agent", d.svc).await;
+        let runner =
+            app::jobs::Runner::standard(w.app.clone(), w.clock(), "tickets-test").expect("runner");
+        // Monday 20:30 in Shanghai.
+        w.clock.advance_ms(11 * HOUR + 30 * 60_000);
+        let late = tickets::create(
+            &w.app,
+            &agent,
+            TicketInput {
+                kind: "consultation".into(),
+                subject: "晚上来电咨询保修".into(),
+                force_new: true,
+                ..TicketInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        let answered = tickets::create(
+            &w.app,
+            &agent,
+            TicketInput {
+                kind: "consultation".into(),
+                subject: "另一位客户".into(),
+                force_new: true,
+                ..TicketInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        let clocks = app::sla::clocks_of(
+            &w.app,
+            &w.sys,
+            domain::sla::Subject::ticket(TicketId(late.id)),
+        )
+        .await
+        .unwrap();
+        let first = clocks
+            .iter()
+            .find(|k| k.metric == "first_reply")
+            .expect("a first-reply clock");
+        let due = first
+            .due_at
+            .expect("running")
+            .rfc3339_in(chrono_tz::Asia::Shanghai);
+        assert!(
+            due.starts_with("2026-11-24T08:30:00"),
+            "{which:?}: due {due}"
+        );
+        // 23:00: the desk is closed, nothing is due.
+        w.clock.advance_ms(2 * HOUR + 30 * 60_000);
+        runner.run_once().await.unwrap();
+        assert!(
+            !tickets::get(&w.app, &agent, TicketId(late.id))
+                .await
+                .unwrap()
+                .summary
+                .escalated
+        );
+        // 08:00 next morning the other customer gets an answer before the deadline.
+        w.clock.advance_ms(9 * HOUR);
+        tickets::add_message(
+            &w.app,
+            &agent,
+            TicketId(answered.id),
+            tickets::MessageInput {
+                body: "您好，保修期为三年。".into(),
+                internal: false,
+            },
+        )
+        .await
+        .unwrap();
+        // 08:31: the unanswered one breached and is escalated; the answered one is not.
+        w.clock.advance_ms(31 * 60_000);
+        runner.run_once().await.unwrap();
+        runner.run_once().await.unwrap();
+        let t = tickets::get(&w.app, &agent, TicketId(late.id))
+            .await
+            .unwrap();
+        assert!(t.summary.escalated, "{which:?}");
+        assert!(
+            t.history.iter().any(|h| h.event == "sla_breached"),
+            "{which:?}"
+        );
+        assert!(
+            !tickets::get(&w.app, &agent, TicketId(answered.id))
+                .await
+                .unwrap()
+                .summary
+                .escalated
+        );
+        let esc = tickets::list(
+            &w.app,
+            &agent,
+            TicketListInput {
+                queue: Some("escalated".into()),
+                ..TicketListInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            esc.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+            vec![late.id]
+        );
     })
     .await;
 }
