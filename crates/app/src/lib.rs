@@ -9,6 +9,7 @@ pub mod aliyun;
 pub mod auth;
 mod ctx;
 pub mod demo;
+pub mod demo_desk;
 pub mod desk_pickers;
 mod error;
 pub mod hotline;

@@ -381,10 +381,11 @@ async fn run(cli: Cli) -> Result<()> {
                 eprintln!("building the demo: {customers} customers (seed {seed}) …");
                 let report = app::demo::build(
                     &app,
-                    &Ctx::system("demo", clock),
+                    &Ctx::system("demo", clock.clone()),
                     &app::demo::DemoOptions { customers, seed },
                 )
                 .await?;
+                let desk = app::demo_desk::build(&app, &Ctx::system("demo", clock)).await?;
                 eprintln!(
                     "built {} customers, {} devices, {} timeline entries in {:.1} s",
                     report.customers,
@@ -396,6 +397,10 @@ async fn run(cli: Cli) -> Result<()> {
                     .as_secs_f64()
                 );
                 print_logins(&report.users, &report.password);
+                eprintln!("service desk tickets:");
+                for (number, status, what) in &desk.tickets {
+                    eprintln!("  {number}  {status:<12} {what}");
+                }
                 Some(report.password)
             } else {
                 eprintln!(
