@@ -32,6 +32,9 @@ use crate::error::Fields;
 use crate::once::create_once;
 use crate::{App, Created, Ctx, Error, Result};
 
+/// How far ahead "breaching soon" looks.
+const BREACHING_SOON_MS: i64 = 2 * 3_600_000;
+
 /// Longest subject and description accepted.
 const SUBJECT_MAX: usize = 200;
 const BODY_MAX: usize = 20_000;
@@ -268,7 +271,8 @@ pub struct ReviewOutcomeInput {
 /// Which list of tickets.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct TicketListInput {
-    /// mine | department | unassigned | tracking | dealers | escalated | urged | all (default all)
+    /// mine | department | unassigned | tracking | dealers | escalated | urged | breaching | all
+    /// (default all); breaching: a running SLA clock falls due within two hours, or is late
     #[serde(default)]
     pub queue: Option<String>,
     #[serde(default)]
@@ -1331,12 +1335,14 @@ pub async fn list(app: &App, ctx: &Ctx, input: TicketListInput) -> Result<Ticket
             | "dealers"
             | "escalated"
             | "urged"
+            | "breaching"
             | "all"
     ) {
         f.add("queue", format!("unknown queue {queue:?}"));
     }
     f.finish()?;
     let me = ctx.actor.user_id();
+    let now = ctx.now();
     let scope = ctx.scope.clone();
     let queue = queue.to_string();
     let limit = domain::cursor::limit(input.limit);
@@ -1388,6 +1394,7 @@ pub async fn list(app: &App, ctx: &Ctx, input: TicketListInput) -> Result<Ticket
                     }
                     "escalated" => q.escalated_only = true,
                     "urged" => q.urged_only = true,
+                    "breaching" => q.due_before = Some(Timestamp(now.0 + BREACHING_SOON_MS)),
                     _ => {}
                 }
                 let page = tickets::list(c, &scope, &q).await?;
@@ -1411,10 +1418,13 @@ pub struct QueueCounts {
     pub unassigned: i64,
     pub escalated: i64,
     pub urged: i64,
+    /// Open tickets with an SLA clock due within two hours, or late.
+    pub breaching: i64,
 }
 
 pub async fn queue_counts(app: &App, ctx: &Ctx) -> Result<QueueCounts> {
     ctx.require(Permission::TicketRead)?;
+    let now = ctx.now();
     let me = ctx.actor.user_id();
     let scope = ctx.scope.clone();
     app.db
@@ -1484,12 +1494,22 @@ pub async fn queue_counts(app: &App, ctx: &Ctx) -> Result<QueueCounts> {
                     },
                 )
                 .await?;
+                let breaching = tickets::count_open(
+                    c,
+                    &scope,
+                    &TicketQuery {
+                        due_before: Some(Timestamp(now.0 + BREACHING_SOON_MS)),
+                        ..TicketQuery::default()
+                    },
+                )
+                .await?;
                 Ok(QueueCounts {
                     mine,
                     department,
                     unassigned,
                     escalated,
                     urged,
+                    breaching,
                 })
             })
         })

@@ -360,6 +360,8 @@ pub struct TicketQuery {
     pub open_only: bool,
     pub escalated_only: bool,
     pub urged_only: bool,
+    /// Tickets with a running SLA clock due before this instant (breaching soon, or late).
+    pub due_before: Option<Timestamp>,
     pub before: Option<TicketId>,
     pub limit: u32,
 }
@@ -415,6 +417,10 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &TicketQuery) -> Result<Page<T
     }
     if q.urged_only {
         f.and_raw("t.urges > 0".to_string());
+    }
+    if let Some(due) = q.due_before {
+        let p = f.bind(due.0);
+        f.and_raw(format!("EXISTS (SELECT 1 FROM sla_clocks k WHERE k.subject_kind = 'ticket' AND k.subject_id = t.id AND k.stopped_at IS NULL AND k.due_at IS NOT NULL AND k.due_at <= {p})"));
     }
     if let Some(b) = q.before {
         f.and("t.id < ?", vec![b.0]);
@@ -479,6 +485,10 @@ pub async fn count_open(c: &mut Conn, scope: &Scope, q: &TicketQuery) -> Result<
     }
     if q.urged_only {
         f.and_raw("t.urges > 0".to_string());
+    }
+    if let Some(due) = q.due_before {
+        let p = f.bind(due.0);
+        f.and_raw(format!("EXISTS (SELECT 1 FROM sla_clocks k WHERE k.subject_kind = 'ticket' AND k.subject_id = t.id AND k.stopped_at IS NULL AND k.due_at IS NOT NULL AND k.due_at <= {p})"));
     }
     let (n,): (i64,) = f.fetch_one(c, "SELECT COUNT(*) FROM tickets t", "").await?;
     Ok(n)

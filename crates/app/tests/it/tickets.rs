@@ -881,6 +881,25 @@ async fn the_first_reply_clock_sleeps_through_the_night_and_escalates_on_breach(
         );
         // 08:00 next morning the other customer gets an answer before the deadline.
         w.clock.advance_ms(9 * HOUR);
+        let soon = |w: &'_ World| {
+            let agent = agent.clone();
+            let app = w.app.clone();
+            async move {
+                tickets::list(
+                    &app,
+                    &agent,
+                    TicketListInput {
+                        queue: Some("breaching".into()),
+                        ..TicketListInput::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .len()
+            }
+        };
+        assert_eq!(soon(&w).await, 2, "{which:?}: both are due at 08:30");
         tickets::add_message(
             &w.app,
             &agent,
@@ -892,6 +911,11 @@ async fn the_first_reply_clock_sleeps_through_the_night_and_escalates_on_breach(
         )
         .await
         .unwrap();
+        assert_eq!(
+            soon(&w).await,
+            1,
+            "{which:?}: the answered one stopped its clock"
+        );
         // 08:31: the unanswered one breached and is escalated; the answered one is not.
         w.clock.advance_ms(31 * 60_000);
         runner.run_once().await.unwrap();

@@ -271,6 +271,7 @@ const STAFF_QUEUES: &[&str] = &[
     "dealers",
     "escalated",
     "urged",
+    "breaching",
     "all",
 ];
 
@@ -281,6 +282,7 @@ fn count_of(counts: &QueueCounts, queue: &str) -> Option<i64> {
         "unassigned" => Some(counts.unassigned),
         "escalated" => Some(counts.escalated),
         "urged" => Some(counts.urged),
+        "breaching" => Some(counts.breaching),
         _ => None,
     }
 }
