@@ -34,11 +34,20 @@ pub fn default_hours() -> Opening {
     Opening::new(8 * 60, 21 * 60).expect("08:00-21:00 is an opening")
 }
 
-/// The desk's business calendar: the hotline hours every day in the organisation's time zone.
-/// Async because it is to come from the stored default calendar (`calendar_days`).
-#[allow(clippy::unused_async)]
+/// The desk's business calendar: the stored default calendar (its weekly hours, holidays and
+/// make-up days from `calendar_days`, edited under Admin → Calendars); without one, or if it
+/// cannot be read, the hotline hours (`KEFU_HOTLINE_HOURS`) every day in the organisation's zone.
 pub async fn desk_calendar(app: &App) -> BusinessCalendar {
-    BusinessCalendar::every_day(app.settings.tz, app.settings.hotline_hours)
+    match crate::sla::calendars(app).await {
+        Ok(cals) => match cals.default_calendar() {
+            Some(c) => (**c).clone(),
+            None => BusinessCalendar::every_day(app.settings.tz, app.settings.hotline_hours),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "business calendars unreadable; using the hotline hours");
+            BusinessCalendar::every_day(app.settings.tz, app.settings.hotline_hours)
+        }
+    }
 }
 
 /// The answer-rate target (002: 保证85%的电话是要接起来的).

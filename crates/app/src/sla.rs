@@ -60,12 +60,19 @@ const MINUTE_MS: i64 = 60_000;
 #[derive(Debug, Default)]
 pub struct Calendars {
     map: HashMap<CalendarId, Arc<BusinessCalendar>>,
+    /// The calendar marked default (the desk's hours), if any.
+    default: Option<CalendarId>,
     versions: BTreeMap<CalendarId, i64>,
 }
 
 impl Calendars {
     pub fn get(&self, id: CalendarId) -> Option<&Arc<BusinessCalendar>> {
         self.map.get(&id)
+    }
+
+    /// The default calendar: the service desk's opening hours with its holidays.
+    pub fn default_calendar(&self) -> Option<&Arc<BusinessCalendar>> {
+        self.default.and_then(|id| self.map.get(&id))
     }
 
     fn need(&self, id: CalendarId) -> Result<&Arc<BusinessCalendar>> {
@@ -133,6 +140,7 @@ pub async fn calendars(app: &App) -> Result<Arc<Calendars>> {
         by_cal.entry(id).or_default().push(d);
     }
     let loaded = Arc::new(Calendars {
+        default: records.iter().find(|r| r.is_default).map(|r| r.id),
         versions: records.iter().map(|r| (r.id, r.version)).collect(),
         map: records
             .iter()
