@@ -899,6 +899,8 @@ pub struct ShowPage {
     /// A status link just issued, whole.
     pub link: Option<String>,
     pub now_local: String,
+    /// The ticket's SLA clocks: (metric, due or stopped time, state), for staff.
+    pub clocks: Vec<(String, String, String)>,
     pub outside: bool,
     pub can_work: bool,
     pub can_propose: bool,
@@ -1108,7 +1110,26 @@ async fn render(
         .with_timezone(&s.app.settings.tz)
         .format("%Y-%m-%dT%H:%M")
         .to_string();
+    let clocks = if outside {
+        Vec::new()
+    } else {
+        app::sla::clocks_of(&s.app, &pc.ctx, domain::sla::Subject::ticket(TicketId(id)))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|k| {
+                let at = k.stopped_at.or(k.due_at).map_or_else(String::new, |t| {
+                    t.to_utc()
+                        .with_timezone(&s.app.settings.tz)
+                        .format("%m-%d %H:%M")
+                        .to_string()
+                });
+                (k.metric, at, k.state)
+            })
+            .collect()
+    };
     Ok(ShowPage {
+        clocks,
         can_propose: pc.can(Permission::CompensationPropose) && is_complaint && open,
         can_work,
         outside,

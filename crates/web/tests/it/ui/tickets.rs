@@ -438,6 +438,10 @@ async fn a_complaint_goes_from_the_call_to_the_requesters_confirmation() {
         );
         let html = page(&d, &agent, id).await;
         assert_eq!(status_of(&html), "待部门接单");
+        assert!(
+            html.contains("时限 · 首次响应"),
+            "the ticket page shows its SLA clocks"
+        );
         assert!(html.contains("质量部(队列)"));
         // Someone outside the department cannot accept: a readable refusal.
         let r = act(&d, &agent, id, "accept", &[]).await;
