@@ -888,7 +888,9 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
     let input_device = input.device_id;
     let input_brand = input.brand_id;
     let link_key = key.clone();
-    let doc_source = Ticket {
+    // The ticket as far as it is known before the write; the transaction adds its number, its
+    // parties and its first owner.
+    let draft = Ticket {
         state: TicketState::new(TicketId(0), kind, Owner::User(UserId(0)), priority),
         number: String::new(),
         brand_id: None,
@@ -899,9 +901,9 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
         requester_id: None,
         dealer_id: None,
         device_id: None,
-        contact_name: None,
+        contact_name,
         contact_phone: phone.as_ref().map(|p| p.as_str().to_string()),
-        contact_email: contact_email.clone(),
+        contact_email,
         round: 0,
         last_urged_at: None,
         complaint_category: category,
@@ -916,15 +918,15 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
         informed_at: None,
         confirmed_at: None,
         escalated_at: None,
-        source_call_id: None,
-        created_by: None,
+        source_call_id: call_id,
+        created_by: actor,
         version: 1,
         created_at: ctx.now(),
         updated_at: ctx.now(),
         closed_at: None,
     };
-    let mut doc = ticket_doc(&doc_source, &[]).prepare();
-    let sla_plans = crate::sla::plan(app, &policy_key(&doc_source), &sla_metrics(kind)).await?;
+    let mut doc = ticket_doc(&draft, &[]).prepare();
+    let sla_plans = crate::sla::plan(app, &policy_key(&draft), &sla_metrics(kind)).await?;
 
     // Attaching to an open ticket is an answer of its own: the id is that ticket's.
     let attached = std::sync::Arc::new(std::sync::Mutex::new(None::<(i64, String)>));
@@ -989,43 +991,17 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
             let n = tickets::next_number(c, "ticket", &day.to_string()).await?;
             let mut state = TicketState::new(TicketId(0), kind, r.owner, priority);
             state.tracker = r.tracker;
-            let t = Ticket {
-                state,
-                number: number(day, n),
-                brand_id: r.brand,
-                channel,
-                subject: subject.clone(),
-                description: description.clone(),
-                customer_id: r.customer,
-                requester_id: r.requester,
-                dealer_id: r.dealer,
-                device_id: r.device,
-                contact_name,
-                contact_phone: phone.map(|p| p.as_str().to_string()),
-                contact_email,
-                round: 0,
-                last_urged_at: None,
-                complaint_category: category,
-                liability: None,
-                remedy: None,
-                cost_shares: Vec::new(),
-                plan_committed_at: None,
-                remote_outcome: None,
-                pre_diagnosis: None,
-                parts_list: Vec::new(),
-                first_reply_at: None,
-                informed_at: None,
-                confirmed_at: None,
-                escalated_at: None,
-                source_call_id: call_id,
-                created_by: actor,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                closed_at: None,
-            };
+            let mut t = draft;
+            t.state = state;
+            t.number = number(day, n);
+            t.brand_id = r.brand;
+            t.customer_id = r.customer;
+            t.requester_id = r.requester;
+            t.dealer_id = r.dealer;
+            t.device_id = r.device;
+            t.created_at = now;
+            t.updated_at = now;
             let id = tickets::insert(c, &t, Some(&key_hash)).await?;
-            let mut t = t;
             t.state.id = id;
             crate::sla::start(
                 c,
