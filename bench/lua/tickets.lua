@@ -38,3 +38,9 @@ function request()
       subject, phone, tag, tid, counter)
    return wrk.format("POST", "/api/v1/tickets", headers, body)
 end
+
+function response(status, hdrs, body)
+   bench_count(status)
+end
+
+done = bench_done
