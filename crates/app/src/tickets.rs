@@ -926,7 +926,40 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
         closed_at: None,
     };
     let mut doc = ticket_doc(&draft, &[]).prepare();
-    let sla_plans = crate::sla::plan(app, &policy_key(&draft), &sla_metrics(kind)).await?;
+    // The brand's tier picks its SLA policies (a premium brand's first reply is sooner); the
+    // brand is known here from the caller's scope or the request, else from the device.
+    let tier = {
+        let scope = ctx.scope.clone();
+        let brand = match &ctx.scope {
+            Scope::Brands(set) if set.len() == 1 => set.iter().next().copied(),
+            _ => input_brand.map(BrandId),
+        };
+        app.db
+            .read(move |c| {
+                Box::pin(async move {
+                    let brand = match (brand, input_device) {
+                        (Some(b), _) => Some(b),
+                        (None, Some(d)) => devices::get(c, &scope, DeviceId(d))
+                            .await
+                            .ok()
+                            .and_then(|d| d.brand_id),
+                        (None, None) => None,
+                    };
+                    let Some(b) = brand else {
+                        return Ok::<_, Error>(None);
+                    };
+                    Ok(org::brands(c)
+                        .await?
+                        .into_iter()
+                        .find(|x| x.id == b)
+                        .map(|x| x.tier))
+                })
+            })
+            .await?
+    };
+    let mut policy = policy_key(&draft);
+    policy.tier = tier;
+    let sla_plans = crate::sla::plan(app, &policy, &sla_metrics(kind)).await?;
 
     // Attaching to an open ticket is an answer of its own: the id is that ticket's.
     let attached = std::sync::Arc::new(std::sync::Mutex::new(None::<(i64, String)>));
@@ -2639,7 +2672,14 @@ fn parse_action(f: &mut Fields, a: &ActionInput, now: Timestamp) -> Option<Parse
 /// Adds a reply (sent to the requester by email when the ticket has an address) or an internal
 /// note. Replies count as the first reply for the SLA.
 pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput) -> Result<i64> {
-    ctx.require(Permission::TicketWork)?;
+    // Staff reply or note; the requester's side (a dealer, a brand) writes to the desk.
+    let staff = ctx.can(Permission::TicketWork);
+    if !staff {
+        ctx.require(Permission::TicketConfirm)?;
+        if input.internal {
+            return Err(Error::Forbidden);
+        }
+    }
     let body = domain::text::required(&input.body, BODY_MAX)
         .map_err(|e| Error::field("body", e.to_string()))?;
     let scope = ctx.scope.clone();
@@ -2661,15 +2701,19 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
                         at: now,
                         author_id: me,
                         author_label: None,
-                        visibility: if internal { "internal" } else { "reply" },
-                        channel: "desk",
+                        visibility: match (staff, internal) {
+                            (false, _) => "inbound",
+                            (true, true) => "internal",
+                            (true, false) => "reply",
+                        },
+                        channel: if staff { "desk" } else { "dealer_portal" },
                         body: &body,
                         email_message_id: None,
                         in_reply_to: None,
                     },
                 )
                 .await?;
-                if !internal {
+                if staff && !internal {
                     if t.first_reply_at.is_none() {
                         t.first_reply_at = Some(now);
                         t.version = tickets::update(c, &t, now).await?;
@@ -2690,7 +2734,11 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
                     now,
                     me,
                     None,
-                    if internal { "note" } else { "reply" },
+                    match (staff, internal) {
+                        (false, _) => "inbound",
+                        (true, true) => "note",
+                        (true, false) => "reply",
+                    },
                     t.state.status,
                     json!({ "message_id": mid }),
                 )

@@ -82,7 +82,7 @@ fn ok(r: Result<i64, Error>, what: &str) {
 
 #[tokio::test]
 async fn a_dealers_complaint_travels_to_quality_and_back_to_confirmation() {
-    each_backend(|db, which| async move {
+    Box::pin(each_backend(|db, which| async move {
         let w = World::new(db, which);
         let d = desk(&w).await;
         let (owner_id, owner) = staff(&w, "owner.wang", "account_owner", d.svc).await;
@@ -146,6 +146,36 @@ async fn a_dealers_complaint_travels_to_quality_and_back_to_confirmation() {
         assert_eq!(t.summary.priority, "high", "complaints start high");
         assert_eq!(t.requester_name.as_deref(), Some("杭州好家居经销部"));
 
+        // The dealer writes to the desk on its own ticket; it cannot leave internal notes.
+        tickets::add_message(
+            &w.app,
+            &dealer_user,
+            id,
+            tickets::MessageInput {
+                body: "客户希望周末上门".into(),
+                internal: false,
+            },
+        )
+        .await
+        .unwrap();
+        let r = tickets::add_message(
+            &w.app,
+            &dealer_user,
+            id,
+            tickets::MessageInput {
+                body: "x".into(),
+                internal: true,
+            },
+        )
+        .await;
+        assert_eq!(code(&r), "forbidden");
+        let t = tickets::get(&w.app, &owner, id).await.unwrap();
+        assert!(
+            t.messages.iter().any(|m| m.visibility == "inbound"
+                && m.channel == "dealer_portal"
+                && m.body == "客户希望周末上门"),
+            "{which:?}"
+        );
         // Routed to quality with the whole history; a handler there accepts it.
         ok(
             act(
@@ -499,7 +529,7 @@ async fn a_dealers_complaint_travels_to_quality_and_back_to_confirmation() {
             code(&tickets::public_view(&w.app, number, "wrong-key").await),
             "not_found"
         );
-    })
+    }))
     .await;
 }
 
@@ -949,6 +979,56 @@ async fn the_first_reply_clock_sleeps_through_the_night_and_escalates_on_breach(
             esc.items.iter().map(|i| i.id).collect::<Vec<_>>(),
             vec![late.id]
         );
+    })
+    .await;
+}
+
+/// D4 by brand tier: a premium brand's ticket gets the premium first-reply target (30 min), a
+/// standard one the default hour.
+#[tokio::test]
+async fn a_premium_brands_ticket_gets_its_sooner_first_reply_target() {
+    each_backend(|db, which| async move {
+        let w = World::new(db, which);
+        let _ = desk(&w).await;
+        let premium = admin::create_brand(&w.app, &w.sys, "vip", "尊享品牌", "premium")
+            .await
+            .unwrap();
+        let standard = w.brand("std", "标准品牌").await;
+        let mut targets = Vec::new();
+        for (login, brand) in [("brand.vip", premium), ("brand.std", standard)] {
+            let u = w
+                .user_linked(login, &["brand_user"], Some(brand), None)
+                .await;
+            let t = tickets::create(
+                &w.app,
+                &u,
+                TicketInput {
+                    kind: "consultation".into(),
+                    subject: "品牌转来的咨询".into(),
+                    ..TicketInput::default()
+                },
+            )
+            .await
+            .unwrap();
+            let t = TicketId(t.id);
+            let v = tickets::get(&w.app, &w.sys, t).await.unwrap();
+            assert_eq!(
+                (v.summary.owner.kind.as_str(), v.summary.owner.name.as_str()),
+                ("queue", "客服中心"),
+                "{which:?}: an outside party's request waits in the intake queue"
+            );
+            let clocks = app::sla::clocks_of(&w.app, &w.sys, domain::sla::Subject::ticket(t))
+                .await
+                .unwrap();
+            targets.push(
+                clocks
+                    .iter()
+                    .find(|k| k.metric == "first_reply")
+                    .expect("first reply clock")
+                    .target_ms,
+            );
+        }
+        assert_eq!(targets, vec![30 * 60_000, 60 * 60_000], "{which:?}");
     })
     .await;
 }
