@@ -1359,7 +1359,9 @@ pub async fn message(
     match tickets::add_message(&s.app, &pc.ctx, TicketId(id), input).await {
         Ok(_) => Ok(see_other(&format!(
             "/tickets/{id}?flash={}#messages",
-            if internal {
+            if !pc.can(Permission::TicketWork) {
+                "ticket_sent"
+            } else if internal {
                 "ticket_noted"
             } else {
                 "ticket_replied"
