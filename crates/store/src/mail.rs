@@ -213,20 +213,16 @@ pub async fn list(
     let rows: Vec<MailRow> = f
         .fetch_all(c, SELECT_MAILS, &format!(" ORDER BY m.id DESC LIMIT {lim}"))
         .await?;
-    let mut items = rows
+    let items = rows
         .into_iter()
         .map(MailRecord::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-    let next = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|m| domain::Cursor {
+    Ok(crate::customers::page(items, i64::from(limit), |m| {
+        domain::Cursor {
             key: String::new(),
             id: m.id,
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+        }
+    }))
 }
 
 /// Marks a received mail as put on `ticket` (threaded or created). Returns false when it was not

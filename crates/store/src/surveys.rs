@@ -385,20 +385,16 @@ pub async fn list(
             &format!(" ORDER BY i.id DESC LIMIT {lim}"),
         )
         .await?;
-    let mut items = rows
+    let items = rows
         .into_iter()
         .map(InvitationRecord::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-    let next = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|i| domain::Cursor {
+    Ok(crate::customers::page(items, i64::from(limit), |i| {
+        domain::Cursor {
             key: String::new(),
             id: i.id.0,
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+        }
+    }))
 }
 
 // ---------------------------------------------------------------- responses

@@ -369,7 +369,9 @@ pub struct TicketQuery {
 const OPEN_STATUSES: &str = "t.status NOT IN ('closed', 'merged', 'cancelled')";
 
 /// Newest first, keyset by id.
-pub async fn list(c: &mut Conn, scope: &Scope, q: &TicketQuery) -> Result<Page<Ticket>, Error> {
+/// The WHERE clauses of a ticket query: the scope and every field of `q` that narrows (paging
+/// aside), shared by the list and its counts.
+fn query_filter(scope: &Scope, q: &TicketQuery) -> Filter {
     let mut f = Filter::new();
     scope_filter(&mut f, scope);
     if let Some(u) = q.owner_user {
@@ -422,6 +424,11 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &TicketQuery) -> Result<Page<T
         let p = f.bind(due.0);
         f.and_raw(format!("EXISTS (SELECT 1 FROM sla_clocks k WHERE k.subject_kind = 'ticket' AND k.subject_id = t.id AND k.stopped_at IS NULL AND k.due_at IS NOT NULL AND k.due_at <= {p})"));
     }
+    f
+}
+
+pub async fn list(c: &mut Conn, scope: &Scope, q: &TicketQuery) -> Result<Page<Ticket>, Error> {
+    let mut f = query_filter(scope, q);
     if let Some(b) = q.before {
         f.and("t.id < ?", vec![b.0]);
     }
@@ -434,20 +441,16 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &TicketQuery) -> Result<Page<T
             &format!(" ORDER BY t.id DESC LIMIT {lim}"),
         )
         .await?;
-    let mut items = rows
+    let items = rows
         .into_iter()
         .map(Ticket::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-    let next = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|t| domain::Cursor {
+    Ok(crate::customers::page(items, i64::from(limit), |t| {
+        domain::Cursor {
             key: String::new(),
             id: t.id().0,
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+        }
+    }))
 }
 
 /// The newest open ticket of a customer (as customer or requester), for attaching a repeat
@@ -469,27 +472,15 @@ pub async fn open_of_customer(
     rows.into_iter().next().map(Ticket::try_from).transpose()
 }
 
-/// Open tickets per owner and status, for queue counters.
+/// How many open tickets match `q` (its paging aside), for the queue counters.
 pub async fn count_open(c: &mut Conn, scope: &Scope, q: &TicketQuery) -> Result<i64, Error> {
-    let mut f = Filter::new();
-    scope_filter(&mut f, scope);
-    f.and_raw(OPEN_STATUSES.to_string());
-    if let Some(u) = q.owner_user {
-        f.and("t.owner_user_id = ?", vec![u.0]);
-    }
-    if let Some(d) = q.owner_queue {
-        f.and("t.owner_queue_id = ?", vec![d.0]);
-    }
-    if q.escalated_only {
-        f.and_raw("t.escalated_at IS NOT NULL".to_string());
-    }
-    if q.urged_only {
-        f.and_raw("t.urges > 0".to_string());
-    }
-    if let Some(due) = q.due_before {
-        let p = f.bind(due.0);
-        f.and_raw(format!("EXISTS (SELECT 1 FROM sla_clocks k WHERE k.subject_kind = 'ticket' AND k.subject_id = t.id AND k.stopped_at IS NULL AND k.due_at IS NOT NULL AND k.due_at <= {p})"));
-    }
+    let f = query_filter(
+        scope,
+        &TicketQuery {
+            open_only: true,
+            ..q.clone()
+        },
+    );
     let (n,): (i64,) = f.fetch_one(c, "SELECT COUNT(*) FROM tickets t", "").await?;
     Ok(n)
 }
