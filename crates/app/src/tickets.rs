@@ -1112,12 +1112,11 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
         .read(move |c| Box::pin(async move { tickets::get(c, &scope, id).await }))
         .await?;
     // A replay cannot show the key again: it was handed out once.
-    let attached_to_existing = t.id() != id;
     Ok(TicketCreated {
         id: t.id().0,
-        status_link: (!replayed && !attached_to_existing).then(|| status_link(&t.number, &key)),
+        status_link: (!replayed).then(|| status_link(&t.number, &key)),
         number: t.number,
-        attached: attached_to_existing,
+        attached: false,
         replayed,
     })
 }
@@ -1927,10 +1926,7 @@ pub async fn act(
                     Parsed::Route { to, note } => {
                         let to = department(c, "department_id", to).await?;
                         if !(owns || sup) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::Route,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::Route));
                         }
                         data = json!({ "department_id": to.0, "note": note });
                         if let Some(n) = note {
@@ -1941,10 +1937,7 @@ pub async fn act(
                     Parsed::Transfer { to, note } => {
                         let to = department(c, "department_id", to).await?;
                         if !(owns || guard.actor_in_queue || sup) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::Transfer,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::Transfer));
                         }
                         data = json!({ "department_id": to.0, "note": note });
                         if let Some(n) = note {
@@ -1962,17 +1955,10 @@ pub async fn act(
                         committed_at,
                     } => {
                         if from != TicketStatus::Accepted {
-                            return Err(domain::ticket::TicketError::NotAllowed {
-                                from,
-                                event: domain::ticket::TicketEventKind::SignPlan,
-                            }
-                            .into());
+                            return Err(not_allowed(from, domain::ticket::TicketEventKind::SignPlan));
                         }
                         if !owns {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::SignPlan,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::SignPlan));
                         }
                         let d = department(c, "department_id", d).await?;
                         plan.add_part(d, &summary, remedy, committed_at, now)
@@ -1986,29 +1972,15 @@ pub async fn act(
                         let d = OrgUnitId(d);
                         let u = me.ok_or(Error::Forbidden)?;
                         if from != TicketStatus::Accepted {
-                            return Err(domain::ticket::TicketError::NotAllowed {
-                                from,
-                                event: domain::ticket::TicketEventKind::SignPlan,
-                            }
-                            .into());
+                            return Err(not_allowed(from, domain::ticket::TicketEventKind::SignPlan));
                         }
                         // A part is signed by its own department (or the handler for the
                         // handler's department).
                         let member = tickets::is_member(c, u, d).await?;
                         if !(member || owns && t.state.department == Some(d)) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::SignPlan,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::SignPlan));
                         }
-                        plan.sign(d, u, now).map_err(plan_error)?;
-                        let part = plan
-                            .parts
-                            .iter()
-                            .find(|p| p.department == d)
-                            .expect("just signed")
-                            .clone();
-                        tickets::save_plan_part(c, t.id(), t.round, &part, me, now).await?;
+                        sign_part(c, &t, &mut plan, d, u, now).await?;
                         data = json!({ "department_id": d.0 });
                         None
                     }
@@ -2019,14 +1991,7 @@ pub async fn act(
                             && owns
                             && plan.parts.iter().any(|p| p.department == d && p.signed_by.is_none())
                         {
-                            plan.sign(d, u, now).map_err(plan_error)?;
-                            let part = plan
-                                .parts
-                                .iter()
-                                .find(|p| p.department == d)
-                                .expect("just signed")
-                                .clone();
-                            tickets::save_plan_part(c, t.id(), t.round, &part, me, now).await?;
+                            sign_part(c, &t, &mut plan, d, u, now).await?;
                         }
                         let committed_at = plan.committed_at().unwrap_or(now);
                         let mut guards2 = guard;
@@ -2096,20 +2061,14 @@ pub async fn act(
                     Parsed::Wait { note } => {
                         data = json!({ "note": note });
                         if !(owns || sup) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::WaitForCustomer,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::WaitForCustomer));
                         }
                         Some(TicketEvent::WaitForCustomer)
                     }
                     Parsed::Responded { note } => {
                         data = json!({ "note": note });
                         if !(owns || sup) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::CustomerResponded,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::CustomerResponded));
                         }
                         Some(TicketEvent::CustomerResponded)
                     }
@@ -2138,26 +2097,16 @@ pub async fn act(
                             from,
                             TicketStatus::Open | TicketStatus::Accepted | TicketStatus::InProgress
                         ) {
-                            return Err(domain::ticket::TicketError::NotAllowed {
-                                from,
-                                event: domain::ticket::TicketEventKind::ConvertedToWorkOrder,
-                            }
-                            .into());
+                            return Err(not_allowed(from, domain::ticket::TicketEventKind::ConvertedToWorkOrder));
                         }
                         if t.state.owner != Owner::User(u) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::ConvertedToWorkOrder,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::ConvertedToWorkOrder));
                         }
                         if !matches!(
                             t.state.kind,
                             TicketKind::RepairRequest | TicketKind::Consultation
                         ) {
-                            return Err(domain::ticket::TicketError::WrongKind {
-                                event: domain::ticket::TicketEventKind::ConvertedToWorkOrder,
-                            }
-                            .into());
+                            return Err(wrong_kind(domain::ticket::TicketEventKind::ConvertedToWorkOrder));
                         }
                         t.state.kind = TicketKind::RepairRequest;
                         t.remote_outcome = Some(RemoteOutcome::Converted);
@@ -2174,10 +2123,7 @@ pub async fn act(
                         // The desk records a confirmation it received; an outside party confirms
                         // its own request.
                         if !(owns || sup || outside) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::Confirm,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::Confirm));
                         }
                         t.confirmed_at = Some(now);
                         data = json!({ "note": note });
@@ -2186,10 +2132,7 @@ pub async fn act(
                     }
                     Parsed::Close => {
                         if !(owns || sup) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::Close,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::Close));
                         }
                         t.closed_at = Some(now);
                         notify = Some((Milestone::Closed, sms_closed.clone(), String::new()));
@@ -2209,10 +2152,7 @@ pub async fn act(
                     }
                     Parsed::Reassign { to } => {
                         if !(owns || sup) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::Reassign,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::Reassign));
                         }
                         let u = users::get(c, UserId(to))
                             .await
@@ -2225,10 +2165,7 @@ pub async fn act(
                     }
                     Parsed::Merge { target } => {
                         if !(owns || sup) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::MergeInto,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::MergeInto));
                         }
                         let target = tickets::get(c, &scope, TicketId(target))
                             .await
@@ -2241,10 +2178,7 @@ pub async fn act(
                     }
                     Parsed::Cancel { reason } => {
                         if !(owns || sup) {
-                            return Err(domain::ticket::TicketError::NotOwner {
-                                event: domain::ticket::TicketEventKind::Cancel,
-                            }
-                            .into());
+                            return Err(not_owner(domain::ticket::TicketEventKind::Cancel));
                         }
                         data = json!({ "reason": reason });
                         Some(TicketEvent::Cancel)
@@ -2262,17 +2196,10 @@ pub async fn act(
                         shares,
                     } => {
                         if t.state.kind != TicketKind::Complaint {
-                            return Err(domain::ticket::TicketError::WrongKind {
-                                event: domain::ticket::TicketEventKind::Resolve,
-                            }
-                            .into());
+                            return Err(wrong_kind(domain::ticket::TicketEventKind::Resolve));
                         }
                         if !t.state.status.is_open() {
-                            return Err(domain::ticket::TicketError::NotAllowed {
-                                from,
-                                event: domain::ticket::TicketEventKind::Resolve,
-                            }
-                            .into());
+                            return Err(not_allowed(from, domain::ticket::TicketEventKind::Resolve));
                         }
                         if category.is_some() {
                             t.complaint_category = category;
@@ -2450,6 +2377,37 @@ async fn sla_follow(
         }
         _ => {}
     }
+    Ok(())
+}
+
+fn not_owner(event: domain::ticket::TicketEventKind) -> Error {
+    Error::Workflow(domain::ticket::TicketError::NotOwner { event })
+}
+
+fn not_allowed(from: TicketStatus, event: domain::ticket::TicketEventKind) -> Error {
+    Error::Workflow(domain::ticket::TicketError::NotAllowed { from, event })
+}
+
+fn wrong_kind(event: domain::ticket::TicketEventKind) -> Error {
+    Error::Workflow(domain::ticket::TicketError::WrongKind { event })
+}
+
+/// Signs department `d`'s part of the plan as `by` and stores the signature.
+async fn sign_part(
+    c: &mut Conn,
+    t: &Ticket,
+    plan: &mut Plan,
+    d: OrgUnitId,
+    by: UserId,
+    now: Timestamp,
+) -> Result<()> {
+    plan.sign(d, by, now).map_err(plan_error)?;
+    let part = plan
+        .parts
+        .iter()
+        .find(|p| p.department == d)
+        .expect("just signed");
+    tickets::save_plan_part(c, t.id(), t.round, part, Some(by), now).await?;
     Ok(())
 }
 
