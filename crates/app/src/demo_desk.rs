@@ -19,7 +19,7 @@ pub struct DeskReport {
     pub tickets: Vec<(String, String, String)>,
 }
 
-async fn as_user(app: &App, ctx: &Ctx, login: &'static str) -> Result<Ctx> {
+pub(crate) async fn as_user(app: &App, ctx: &Ctx, login: &'static str) -> Result<Ctx> {
     let user = app
         .db
         .read(move |c| Box::pin(async move { users::by_login(c, login).await }))

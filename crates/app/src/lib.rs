@@ -10,6 +10,7 @@ pub mod auth;
 mod ctx;
 pub mod demo;
 pub mod demo_desk;
+pub mod demo_story;
 pub mod desk_pickers;
 mod error;
 pub mod hotline;

@@ -1922,6 +1922,8 @@ pub async fn act(
                 let mut timeline_line: Option<String> = None;
                 let mut notify: Option<(Milestone, Option<String>, String)> = None;
                 let mut reply: Option<(String, &'static str)> = None;
+                // An event the arm applied itself (with its own guards): the clocks follow it too.
+                let mut applied: Option<TicketEvent> = None;
                 let event: Option<TicketEvent> = match parsed {
                     Parsed::Route { to, note } => {
                         let to = department(c, "department_id", to).await?;
@@ -1996,8 +1998,9 @@ pub async fn act(
                         let committed_at = plan.committed_at().unwrap_or(now);
                         let mut guards2 = guard;
                         guards2.plan_fully_signed = plan.is_fully_signed();
-                        t.state
-                            .apply(&TicketEvent::SignPlan { by: u, committed_at }, &guards2)?;
+                        let signed = TicketEvent::SignPlan { by: u, committed_at };
+                        t.state.apply(&signed, &guards2)?;
+                        applied = Some(signed);
                         t.plan_committed_at = Some(committed_at);
                         data = json!({ "committed_at": committed_at.rfc3339_in(tz), "parts": plan.parts.len() });
                         timeline_line = Some(format!(
@@ -2267,7 +2270,7 @@ pub async fn act(
                 sla_follow(
                     c,
                     &t,
-                    event.as_ref(),
+                    event.as_ref().or(applied.as_ref()),
                     !replied_before && t.first_reply_at.is_some(),
                     cals.as_deref(),
                     reopen_plan.as_ref(),

@@ -191,6 +191,7 @@ impl Role {
                 P::TicketRoute,
                 P::CompensationPropose,
             ],
+            // Key accounts' calls ring at their account owner's extension (D2, D8).
             Role::AccountOwner => &[
                 P::CustomerRead,
                 P::CustomerWrite,
@@ -202,6 +203,7 @@ impl Role {
                 P::TicketRoute,
                 P::TicketConfirm,
                 P::CompensationPropose,
+                P::CallHandle,
             ],
             Role::RemoteSupport => &[
                 P::CustomerRead,

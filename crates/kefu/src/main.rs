@@ -401,6 +401,14 @@ async fn run(cli: Cli) -> Result<()> {
                 for (number, status, what) in &desk.tickets {
                     eprintln!("  {number}  {status:<12} {what}");
                 }
+                let story = Box::pin(app::demo_story::play(&app)).await?;
+                eprintln!(
+                    "the desk's story, replayed on the clock of National Day 2026 (open {} and {}):",
+                    story.complaint, story.follow_up
+                );
+                for step in &story.steps {
+                    eprintln!("  {}  {}", step.at, step.what);
+                }
                 Some(report.password)
             } else {
                 eprintln!(

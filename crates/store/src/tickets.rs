@@ -245,7 +245,7 @@ pub async fn insert(
 pub async fn update(c: &mut Conn, t: &Ticket, now: Timestamp) -> Result<i64, Error> {
     let s = &t.state;
     let res = sqlx::query(
-        "UPDATE tickets SET priority = $1, status = $2, subject = $3, description = $4, customer_id = $5, device_id = $6, contact_name = $7, contact_phone = $8, contact_email = $9, owner_user_id = $10, owner_queue_id = $11, tracker_user_id = $12, department_id = $13, paused_from = $14, round = $15, urges = $16, last_urged_at = $17, settled_at = $18, work_order_id = $19, merged_into = $20, complaint_category = $21, liability = $22, remedy = $23, cost_allocation = $24, plan_committed_at = $25, remote_outcome = $26, pre_diagnosis = $27, parts_list = $28, first_reply_at = $29, informed_at = $30, confirmed_at = $31, escalated_at = $32, closed_at = $33, kind = $34, version = version + 1, updated_at = $35
+        "UPDATE tickets SET priority = $1, status = $2, subject = $3, description = $4, customer_id = $5, device_id = $6, contact_name = $7, contact_phone = $8, contact_email = $9, owner_user_id = $10, owner_queue_id = $11, tracker_user_id = $12, department_id = $13, paused_from = $14, round = $15, urges = $16, last_urged_at = $17, settled_at = $18, work_order_id = $19, merged_into = $20, complaint_category = $21, liability = $22, remedy = $23, cost_allocation = $24, plan_committed_at = $25, remote_outcome = $26, pre_diagnosis = $27, parts_list = $28, first_reply_at = $29, informed_at = $30, confirmed_at = $31, escalated_at = COALESCE($32, escalated_at), closed_at = $33, kind = $34, version = version + 1, updated_at = $35
          WHERE id = $36 AND version = $37",
     )
     .bind(s.priority.as_str())
@@ -1065,10 +1065,12 @@ pub async fn attachment(c: &mut Conn, id: i64) -> Result<AttachmentRecord, Error
 }
 
 /// Marks a ticket escalated (an SLA breach, an urge past the threshold); the first escalation
-/// stays on record. Returns whether the ticket exists.
+/// stays on record. Returns whether the ticket exists. The version is left alone: escalation is
+/// the system's annotation, not an edit, so an agent midway through an action is not refused
+/// for it — and `update` never clears it (`COALESCE`), whatever version the agent read.
 pub async fn mark_escalated(c: &mut Conn, id: TicketId, at: Timestamp) -> Result<bool, Error> {
     let res = sqlx::query(
-        "UPDATE tickets SET escalated_at = COALESCE(escalated_at, $1), version = version + 1, updated_at = $1 WHERE id = $2",
+        "UPDATE tickets SET escalated_at = COALESCE(escalated_at, $1), updated_at = $1 WHERE id = $2",
     )
     .bind(at.0)
     .bind(id.0)

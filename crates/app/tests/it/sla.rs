@@ -182,11 +182,13 @@ async fn sla_first_reply_after_hours_is_due_next_morning() {
         assert_eq!(k.state, "running");
         assert_eq!(k.remaining_ms, 60 * MINUTE);
         assert_eq!(k.calendar_id, DESK.0);
-        // Repairs are resolved within 3 desk days (3 × 13 h) from 20:30 Monday.
+        // Repairs are resolved within 3 working days (3 × 9 h on the working-day calendar) from
+        // 20:30 Monday: Tuesday, Wednesday and Thursday until 18:00.
         let resolution = clock(&w, ticket(1), SlaMetric::Resolution).await;
+        assert_eq!(resolution.calendar_id, 2);
         assert_eq!(
             shanghai(resolution.due_at),
-            "2026-11-26T20:30:00.000+08:00",
+            "2026-11-26T18:00:00.000+08:00",
             "{which:?}"
         );
         // Starting again changes nothing.
@@ -604,10 +606,10 @@ async fn sla_restart_and_the_supervisor_lists() {
         assert_eq!(k.outcome, None);
         let r = clock(&w, ticket(21), SlaMetric::Resolution).await;
         assert_eq!(r.state, "running");
-        // One desk day (13 h) from 20:00: 1 h tonight, 12 h tomorrow.
+        // One working day (9 h) from 20:00 Tuesday, after hours: all of Wednesday.
         assert_eq!(
             shanghai(r.due_at),
-            "2026-11-25T20:00:00.000+08:00",
+            "2026-11-25T18:00:00.000+08:00",
             "{which:?}"
         );
         assert_eq!(
