@@ -136,9 +136,9 @@ pub async fn get_line(c: &mut Conn, number: &str) -> Result<Option<Line>, Error>
 
 /// Every line, active ones first, by number.
 pub async fn lines(c: &mut Conn) -> Result<Vec<Line>, Error> {
-    Ok(Filter::new()
+    Filter::new()
         .fetch_all(c, SELECT_LINES, " ORDER BY active DESC, number")
-        .await?)
+        .await
 }
 
 /// An agent's extension and the phone rung first when they click to call.
@@ -529,7 +529,7 @@ pub struct CallQuery {
     pub line: Option<String>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
-    /// Calls after this one in the list's order: (ringing_at, id).
+    /// Calls after this one in the list's order: (`ringing_at`, id).
     pub after: Option<(Timestamp, CallId)>,
     pub limit: u32,
 }
@@ -779,7 +779,7 @@ pub struct ReturnQuery {
     pub assignee: Option<UserId>,
     pub due_from: Option<Timestamp>,
     pub due_to: Option<Timestamp>,
-    /// Tasks after this one in the list's order: (open first, due_at, id).
+    /// Tasks after this one in the list's order: (open first, `due_at`, id).
     pub after: Option<(bool, Timestamp, ReturnCallId)>,
     pub limit: u32,
 }

@@ -235,7 +235,8 @@ async fn page(
     let to = valid_day(clean(&q.to))
         .or_else(|| day.clone())
         .unwrap_or_else(|| from.clone());
-    let (state, outcome, direction) = (clean(&q.state), clean(&q.outcome), clean(&q.direction));
+    let (call_state, outcome, direction) =
+        (clean(&q.state), clean(&q.outcome), clean(&q.direction));
     let (agent, line, phone) = (clean(&q.agent), clean(&q.line), clean(&q.phone));
     let (rc_status, rc_due_from, rc_due_to) = (
         clean(&q.rc_status),
@@ -247,7 +248,7 @@ async fn page(
     let mut f = FormState::default()
         .with("from", from.clone())
         .with("to", to.clone())
-        .with("state", state.clone())
+        .with("state", call_state.clone())
         .with("outcome", outcome.clone())
         .with("direction", direction.clone())
         .with("agent", agent.clone())
@@ -304,7 +305,7 @@ async fn page(
         &s.app,
         &pc.ctx,
         CallFilter {
-            state: some(&state),
+            state: some(&call_state),
             outcome: some(&outcome),
             direction: some(&direction),
             agent_id: agent.parse().ok(),
@@ -345,7 +346,7 @@ async fn page(
     let base: Vec<(&str, &str)> = vec![
         ("from", from.as_str()),
         ("to", to.as_str()),
-        ("state", state.as_str()),
+        ("state", call_state.as_str()),
         ("outcome", outcome.as_str()),
         ("direction", direction.as_str()),
         ("agent", agent.as_str()),
