@@ -187,9 +187,11 @@ pub async fn play(app: &App) -> Result<StoryReport> {
             app,
             &sys,
             ext,
+            None,
             ExtensionInput {
                 user_id,
                 phone: None,
+                active: Some(true),
             },
         )
         .await?;

@@ -196,11 +196,23 @@ pub async fn receive_event(
 ) -> Result<Receipt> {
     let p = parse_event(event)?;
     let calendar = desk_calendar(app).await;
+    // A line may name its own calendar; unreadable calendars fall back to the desk's.
+    let calendars = crate::sla::calendars(app).await.ok();
     let max_attempts = app.settings.return_call_attempts.max(1);
     let mut tries = 0;
     let applied = loop {
         tries += 1;
-        match apply_event(app, ctx, &p, raw, &calendar, max_attempts).await {
+        match apply_event(
+            app,
+            ctx,
+            &p,
+            raw,
+            &calendar,
+            calendars.clone(),
+            max_attempts,
+        )
+        .await
+        {
             // Two callbacks raced (the same event twice, or two first calls from one number):
             // the loser rolled back; looking again sorts it out.
             Err(Error::Duplicate { .. }) if tries < 3 => {}
@@ -257,6 +269,7 @@ async fn apply_event(
     p: &Parsed,
     raw: &str,
     calendar: &BusinessCalendar,
+    calendars: Option<std::sync::Arc<crate::sla::Calendars>>,
     max_attempts: i64,
 ) -> Result<Applied> {
     let now = ctx.now();
@@ -353,6 +366,13 @@ async fn apply_event(
                 .await?;
                 let events = db::events_of(c, found.id).await?;
                 let facts = call::derive(&events).ok_or(Error::NotFound)?;
+                let line_calendar = match db::line_of(c, &found.called).await? {
+                    Some(line) => line
+                        .calendar_id
+                        .and_then(|id| calendars.as_ref()?.get(domain::CalendarId(id)).cloned()),
+                    None => None,
+                };
+                let calendar: &BusinessCalendar = line_calendar.as_deref().unwrap_or(&calendar);
                 let after_hours =
                     found.direction == Direction::Inbound && !calendar.is_open(facts.ringing_at);
                 let agent = match &facts.extension {
@@ -624,7 +644,7 @@ pub struct ReturnCallView {
     pub version: i64,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
-    /// The attempts made, oldest first (on the single task's endpoints).
+    /// The attempts made, oldest first.
     pub attempt_log: Vec<AttemptView>,
 }
 
@@ -670,17 +690,64 @@ fn require_read(ctx: &Ctx) -> Result<()> {
 pub struct CallFilter {
     /// `dialing`, `ringing`, `answered`, `completed`, `missed`, `abandoned` or `voicemail`.
     pub state: Option<String>,
+    /// How the call ended: `answered` (picked up, whether still on or completed), `missed`,
+    /// `abandoned`, `voicemail` or `after_hours` (rang while the desk was closed).
+    pub outcome: Option<String>,
     /// `inbound` or `outbound`.
     pub direction: Option<String>,
     /// Calls from or to this number.
     pub phone: Option<String>,
     pub customer_id: Option<i64>,
+    /// Calls taken or placed by this agent.
+    pub agent_id: Option<i64>,
+    /// Calls to this service line (its 400/800 number).
+    pub line: Option<String>,
     /// A day `YYYY-MM-DD` (from its start) or an RFC 3339 instant.
     pub from: Option<String>,
     /// A day `YYYY-MM-DD` (to its end) or an RFC 3339 instant.
     pub to: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// 1–200, default 50.
     pub limit: Option<u32>,
+}
+
+/// A page of calls, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CallPage {
+    pub items: Vec<CallView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A keyset cursor's parts: the sort key parsed by `key`, and the id.
+fn parse_cursor<T>(
+    f: &mut Fields,
+    s: Option<&str>,
+    key: impl Fn(&str) -> Option<T>,
+) -> Option<(T, i64)> {
+    let s = s.map(str::trim).filter(|s| !s.is_empty())?;
+    let parsed = domain::Cursor::decode(s).and_then(|c| Some((key(&c.key)?, c.id)));
+    if parsed.is_none() {
+        f.add("cursor", "not a cursor this server issued");
+    }
+    parsed
+}
+
+/// An enum-like query value: None when absent or empty, an error on `field` when unknown.
+fn parse_opt<T>(
+    f: &mut Fields,
+    field: &str,
+    s: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+) -> Option<T> {
+    let s = s.map(str::trim).filter(|s| !s.is_empty())?;
+    let v = parse(s);
+    if v.is_none() {
+        f.add(field, expected);
+    }
+    v
 }
 
 /// `YYYY-MM-DD` at the start of that day in `tz` (or the next day's start when `end`), or an
@@ -707,34 +774,30 @@ fn parse_bound(
     t
 }
 
-pub async fn list_calls(app: &App, ctx: &Ctx, filter: CallFilter) -> Result<Vec<CallView>> {
+pub async fn list_calls(app: &App, ctx: &Ctx, filter: CallFilter) -> Result<CallPage> {
     require_read(ctx)?;
     let mut f = Fields::new();
-    let state = filter
-        .state
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .and_then(|s| {
-            let v = CallState::parse(s);
-            if v.is_none() {
-                f.add(
-                    "state",
-                    "dialing, ringing, answered, completed, missed, abandoned or voicemail",
-                );
-            }
-            v
-        });
-    let direction = filter
-        .direction
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .and_then(|s| {
-            let v = Direction::parse(s);
-            if v.is_none() {
-                f.add("direction", "inbound or outbound");
-            }
-            v
-        });
+    let state = parse_opt(
+        &mut f,
+        "state",
+        filter.state.as_deref(),
+        CallState::parse,
+        "dialing, ringing, answered, completed, missed, abandoned or voicemail",
+    );
+    let outcome = parse_opt(
+        &mut f,
+        "outcome",
+        filter.outcome.as_deref(),
+        db::Outcome::parse,
+        "answered, missed, abandoned, voicemail or after_hours",
+    );
+    let direction = parse_opt(
+        &mut f,
+        "direction",
+        filter.direction.as_deref(),
+        Direction::parse,
+        "inbound or outbound",
+    );
     let phone = filter
         .phone
         .as_deref()
@@ -742,25 +805,46 @@ pub async fn list_calls(app: &App, ctx: &Ctx, filter: CallFilter) -> Result<Vec<
         .filter(|s| !s.is_empty())
         .and_then(|s| f.take("phone", Phone::parse(s)))
         .map(|p| p.as_str().to_string());
+    let line = filter
+        .line
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| f.take("line", Phone::parse(s)))
+        .map(|p| p.as_str().to_string());
     let tz = app.settings.tz;
     let from = parse_bound(&mut f, "from", filter.from.as_deref(), tz, false);
     let to = parse_bound(&mut f, "to", filter.to.as_deref(), tz, true);
+    let after = parse_cursor(&mut f, filter.cursor.as_deref(), |k| {
+        k.parse::<i64>().ok().map(Timestamp)
+    });
     f.finish()?;
     let q = CallQuery {
         state,
+        outcome,
         direction,
         phone,
         customer: filter.customer_id.map(CustomerId),
+        agent: filter.agent_id.map(UserId),
+        line,
         from,
         to,
+        after: after.map(|(t, id)| (t, CallId(id))),
         limit: domain::cursor::limit(filter.limit),
     };
     let scope = ctx.scope.clone();
-    let list = app
+    let page = app
         .db
         .read(move |c| Box::pin(async move { db::list_calls(c, &scope, &q).await }))
         .await?;
-    Ok(list.into_iter().map(|c| CallView::of(ctx, c)).collect())
+    Ok(CallPage {
+        items: page
+            .items
+            .into_iter()
+            .map(|c| CallView::of(ctx, c))
+            .collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    })
 }
 
 pub async fn get_call(app: &App, ctx: &Ctx, id: CallId) -> Result<CallView> {
@@ -773,6 +857,42 @@ pub async fn get_call(app: &App, ctx: &Ctx, id: CallId) -> Result<CallView> {
     Ok(CallView::of(ctx, c))
 }
 
+/// One event of a call as the telephony system reported it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CallEventView {
+    /// `ringing`, `answered`, `missed`, `abandoned`, `voicemail`, `ended` or `recording`.
+    pub kind: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    pub extension: Option<String>,
+    /// The recording or voicemail the event carries.
+    pub media_url: Option<String>,
+}
+
+/// The call's events in the order they happened.
+pub async fn call_events(app: &App, ctx: &Ctx, id: CallId) -> Result<Vec<CallEventView>> {
+    require_read(ctx)?;
+    let scope = ctx.scope.clone();
+    let events = app
+        .db
+        .read(move |c| {
+            Box::pin(async move {
+                db::get_call(c, &scope, id).await?;
+                Ok::<_, Error>(db::events_of(c, id).await?)
+            })
+        })
+        .await?;
+    Ok(events
+        .into_iter()
+        .map(|e| CallEventView {
+            kind: e.kind.as_str().into(),
+            at: e.at,
+            extension: e.extension,
+            media_url: e.media_url,
+        })
+        .collect())
+}
+
 // ---------------------------------------------------------------- return calls
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema, utoipa::IntoParams)]
@@ -781,38 +901,89 @@ pub struct ReturnCallFilter {
     pub status: Option<String>,
     /// Only tasks assigned to this user.
     pub assignee_id: Option<i64>,
+    /// Due from this day `YYYY-MM-DD` (its start) or RFC 3339 instant.
+    pub due_from: Option<String>,
+    /// Due before the end of this day `YYYY-MM-DD`, or before this RFC 3339 instant.
+    pub due_to: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// 1–200, default 50.
     pub limit: Option<u32>,
 }
 
-/// Return calls: open ones first, earliest due first.
+/// A page of return calls: open ones first, each group by due time.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReturnCallPage {
+    pub items: Vec<ReturnCallView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Return calls: open ones first, earliest due first, each with its attempts.
 pub async fn list_return_calls(
     app: &App,
     ctx: &Ctx,
     filter: ReturnCallFilter,
-) -> Result<Vec<ReturnCallView>> {
+) -> Result<ReturnCallPage> {
     require_read(ctx)?;
-    let status = match filter.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            ReturnStatus::parse(s)
-                .ok_or_else(|| Error::field("status", "open, reached, given_up or cancelled"))?,
-        ),
-    };
+    let mut f = Fields::new();
+    let status = parse_opt(
+        &mut f,
+        "status",
+        filter.status.as_deref(),
+        ReturnStatus::parse,
+        "open, reached, given_up or cancelled",
+    );
+    let tz = app.settings.tz;
+    let due_from = parse_bound(&mut f, "due_from", filter.due_from.as_deref(), tz, false);
+    let due_to = parse_bound(&mut f, "due_to", filter.due_to.as_deref(), tz, true);
+    let after = parse_cursor(&mut f, filter.cursor.as_deref(), |k| {
+        let (rank, due) = k.split_once(':')?;
+        let closed = match rank {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        Some((!closed, Timestamp(due.parse().ok()?)))
+    });
+    f.finish()?;
     let q = ReturnQuery {
         status,
         assignee: filter.assignee_id.map(UserId),
+        due_from,
+        due_to,
+        after: after.map(|((open, due), id)| (open, due, ReturnCallId(id))),
         limit: domain::cursor::limit(filter.limit),
     };
     let scope = ctx.scope.clone();
-    let list = app
+    let (page, logs) = app
         .db
-        .read(move |c| Box::pin(async move { db::list_return_calls(c, &scope, &q).await }))
+        .read(move |c| {
+            Box::pin(async move {
+                let page = db::list_return_calls(c, &scope, &q).await?;
+                let ids: Vec<ReturnCallId> = page.items.iter().map(|r| r.id).collect();
+                let logs = db::attempts_of(c, &ids).await?;
+                Ok::<_, Error>((page, logs))
+            })
+        })
         .await?;
-    Ok(list
+    let mut by_task: std::collections::HashMap<i64, Vec<ReturnAttempt>> =
+        std::collections::HashMap::new();
+    for (id, a) in logs {
+        by_task.entry(id.0).or_default().push(a);
+    }
+    let items = page
+        .items
         .into_iter()
-        .map(|r| ReturnCallView::of(ctx, r, Vec::new()))
-        .collect())
+        .map(|r| {
+            let log = by_task.remove(&r.id.0).unwrap_or_default();
+            ReturnCallView::of(ctx, r, log)
+        })
+        .collect();
+    Ok(ReturnCallPage {
+        items,
+        next_cursor: page.next.map(|c| c.encode()),
+    })
 }
 
 pub async fn get_return_call(app: &App, ctx: &Ctx, id: ReturnCallId) -> Result<ReturnCallView> {
@@ -923,13 +1094,19 @@ pub async fn dial_return_call(app: &App, ctx: &Ctx, id: ReturnCallId) -> Result<
     ctx.require(Permission::CallHandle)?;
     let me = ctx.actor.user_id().ok_or(Error::Forbidden)?;
     let scope = ctx.scope.clone();
-    let (r, agent_phone) = app
+    let (r, agent_phone, line_landline) = app
         .db
         .read(move |c| {
             Box::pin(async move {
                 let r = db::get_return_call(c, &scope, id).await?;
                 let phone = db::agent_phone(c, me).await?;
-                Ok::<_, Error>((r, phone))
+                // The landline of the line the customer called, if it has its own.
+                let first = db::get_call(c, &Scope::All, r.call_id).await?;
+                let landline = db::line_of(c, &first.called)
+                    .await?
+                    .and_then(|l| l.landline)
+                    .and_then(|p| Phone::parse(&p).ok());
+                Ok::<_, Error>((r, phone, landline))
             })
         })
         .await?;
@@ -938,9 +1115,11 @@ pub async fn dial_return_call(app: &App, ctx: &Ctx, id: ReturnCallId) -> Result<
             "this return call is closed; no more attempts".into(),
         ));
     }
-    let show = app.settings.hotline_landline.clone().ok_or_else(|| {
-        Error::Conflict("click-to-call needs a bound landline (KEFU_HOTLINE_LANDLINE)".into())
-    })?;
+    let show = line_landline
+        .or_else(|| app.settings.hotline_landline.clone())
+        .ok_or_else(|| {
+            Error::Conflict("click-to-call needs a bound landline (KEFU_HOTLINE_LANDLINE)".into())
+        })?;
     if !show.as_str().starts_with('0') {
         // A 400/800 number or a mobile is not a landline: refuse rather than show it.
         return Err(Error::Conflict(
@@ -1055,10 +1234,13 @@ pub struct CallStats {
     pub avg_answer_ms: Option<i64>,
     /// 90th percentile (nearest rank) of the time to answer, ms.
     pub p90_answer_ms: Option<i64>,
-    /// Answered within 15 s (three rings).
-    pub answered_within_15s: i64,
-    /// `answered_within_15s` / `answered`; null without answered calls.
-    pub within_15s_share: Option<f64>,
+    /// The answer-time target in seconds: three rings (`KEFU_HOTLINE_ANSWER_TARGET_SECS`,
+    /// default 15).
+    pub answer_target_secs: i64,
+    /// Answered within the target.
+    pub answered_within_target: i64,
+    /// `answered_within_target` / `answered`; null without answered calls.
+    pub within_target_share: Option<f64>,
 }
 
 #[allow(clippy::cast_precision_loss)]
@@ -1089,9 +1271,14 @@ pub async fn stats(app: &App, ctx: &Ctx, q: StatsQuery) -> Result<CallStats> {
         return Err(Error::field("brand_id", "not one of your brands"));
     }
     let scope = ctx.scope.clone();
+    let target_secs = app.settings.hotline_answer_target_secs.max(1);
     let n = app
         .db
-        .read(move |c| Box::pin(async move { db::counts(c, &scope, brand, from, to).await }))
+        .read(move |c| {
+            Box::pin(
+                async move { db::counts(c, &scope, brand, from, to, target_secs * 1000).await },
+            )
+        })
         .await?;
     let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
     Ok(CallStats {
@@ -1106,8 +1293,9 @@ pub async fn stats(app: &App, ctx: &Ctx, q: StatsQuery) -> Result<CallStats> {
         answer_rate_target: TARGET_ANSWER_RATE,
         avg_answer_ms: (n.answered > 0).then(|| (n.total_answer_ms + n.answered / 2) / n.answered),
         p90_answer_ms: n.p90_answer_ms,
-        answered_within_15s: n.answered_fast,
-        within_15s_share: ratio(n.answered_fast, n.answered),
+        answer_target_secs: target_secs,
+        answered_within_target: n.answered_fast,
+        within_target_share: ratio(n.answered_fast, n.answered),
     })
 }
 
@@ -1122,6 +1310,10 @@ pub struct ExtensionInput {
     /// phone).
     #[serde(default)]
     pub phone: Option<String>,
+    /// False deactivates the extension: its events pop on nobody's page and its phone is not
+    /// rung (default true).
+    #[serde(default)]
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -1130,6 +1322,8 @@ pub struct ExtensionView {
     pub user_id: i64,
     pub display_name: String,
     pub phone: Option<String>,
+    pub active: bool,
+    pub version: i64,
 }
 
 fn parse_extension(f: &mut Fields, ext: &str) -> Option<String> {
@@ -1144,11 +1338,13 @@ fn parse_extension(f: &mut Fields, ext: &str) -> Option<String> {
     Some(ext.to_string())
 }
 
-/// Binds an extension to an agent, so that events naming it pop on that agent's page.
+/// Binds an extension to an agent, so that events naming it pop on that agent's page. With
+/// `version` (an edit), the extension must still be at that version.
 pub async fn set_extension(
     app: &App,
     ctx: &Ctx,
     extension: &str,
+    version: Option<i64>,
     input: ExtensionInput,
 ) -> Result<ExtensionView> {
     ctx.require(Permission::UserAdmin)?;
@@ -1160,9 +1356,13 @@ pub async fn set_extension(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .and_then(|s| f.take("phone", Phone::parse(s)));
+    if input.user_id <= 0 {
+        f.add("user_id", "required");
+    }
     f.finish()?;
     let ext = ext.ok_or_else(|| Error::field("extension", "required"))?;
     let user = UserId(input.user_id);
+    let active = input.active.unwrap_or(true);
     let audit = audit_entry(ctx, "set_extension", "user");
     let e = ext.clone();
     app.db
@@ -1171,21 +1371,21 @@ pub async fn set_extension(
                 if store::users::get(c, user).await.is_err() {
                     return Err(Error::field("user_id", "unknown user"));
                 }
-                db::set_extension(c, &e, user, phone.as_ref(), audit.at).await?;
+                db::set_extension(c, &e, user, phone.as_ref(), active, version, audit.at).await?;
                 audit
                     .write(
                         c,
                         Some(user.0),
                         None,
                         None,
-                        Some(serde_json::json!({ "extension": e })),
+                        Some(serde_json::json!({ "extension": e, "active": active })),
                     )
                     .await?;
                 Ok::<_, Error>(())
             })
         })
         .await?;
-    extensions(app, ctx)
+    extension_list(app)
         .await?
         .into_iter()
         .find(|x| x.extension == ext)
@@ -1215,10 +1415,7 @@ pub async fn remove_extension(app: &App, ctx: &Ctx, extension: &str) -> Result<(
         .await
 }
 
-pub async fn extensions(app: &App, ctx: &Ctx) -> Result<Vec<ExtensionView>> {
-    if !(ctx.can(Permission::UserAdmin) || ctx.can(Permission::CallHandle)) {
-        return Err(Error::Forbidden);
-    }
+async fn extension_list(app: &App) -> Result<Vec<ExtensionView>> {
     let list = app
         .db
         .read(|c| Box::pin(async move { db::extensions(c).await }))
@@ -1230,71 +1427,264 @@ pub async fn extensions(app: &App, ctx: &Ctx) -> Result<Vec<ExtensionView>> {
             user_id: e.user_id,
             display_name: e.display_name,
             phone: e.phone,
+            active: e.active != 0,
+            version: e.version,
         })
         .collect())
 }
 
-/// A service line (400/800 number) and the brand it serves.
+/// Every extension, active ones first (user administrators and hotline staff).
+pub async fn extensions(app: &App, ctx: &Ctx) -> Result<Vec<ExtensionView>> {
+    if !(ctx.can(Permission::UserAdmin) || ctx.can(Permission::CallHandle)) {
+        return Err(Error::Forbidden);
+    }
+    extension_list(app).await
+}
+
+/// A service line (400/800 number): the brand it serves, the landline its callers see on
+/// click-to-call and the calendar of its opening hours.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
+    /// The 400/800 number calls arrive on (on create; the path names it on update).
+    #[serde(default)]
+    pub number: Option<String>,
     /// The brand whose customers call this number; none for the company's own line.
     #[serde(default)]
     pub brand_id: Option<i64>,
     pub name: String,
+    /// The landline shown to customers on click-to-call return calls for this line (a fixed
+    /// line starting with 0, never a 400/800 number); none: `KEFU_HOTLINE_LANDLINE`.
+    #[serde(default)]
+    pub landline: Option<String>,
+    /// The business calendar whose hours decide whether a call rang after hours; none: the
+    /// default calendar.
+    #[serde(default)]
+    pub calendar_id: Option<i64>,
+    /// False deactivates the line: its calls are the company's own again (default true).
+    #[serde(default)]
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LineView {
+    pub id: i64,
     pub number: String,
     pub brand_id: Option<i64>,
     pub name: String,
+    pub landline: Option<String>,
+    pub calendar_id: Option<i64>,
+    pub active: bool,
+    pub version: i64,
 }
 
-pub async fn set_line(app: &App, ctx: &Ctx, number: &str, input: LineInput) -> Result<LineView> {
-    ctx.require(Permission::OrgAdmin)?;
+impl LineView {
+    fn of(l: db::Line) -> Self {
+        Self {
+            id: l.id,
+            number: l.number,
+            brand_id: l.brand_id,
+            name: l.name,
+            landline: l.landline,
+            calendar_id: l.calendar_id,
+            active: l.active != 0,
+            version: l.version,
+        }
+    }
+}
+
+/// A line's input checked: (number, name, landline, calendar).
+struct LineFields {
+    number: Phone,
+    name: String,
+    landline: Option<Phone>,
+    calendar: Option<domain::CalendarId>,
+}
+
+fn parse_line(number: &str, input: &LineInput) -> Result<LineFields> {
     let mut f = Fields::new();
     let number = f.take("number", Phone::parse(number));
+    if let Some(n) = &number
+        && !(n.as_str().starts_with("400") || n.as_str().starts_with("800"))
+    {
+        f.add("number", "a 400 or 800 service number");
+    }
     let name = f.take("name", domain::text::required(&input.name, 60));
+    let landline = input
+        .landline
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| f.take("landline", Phone::parse(s)));
+    if let Some(l) = &landline
+        && !l.as_str().starts_with('0')
+    {
+        f.add(
+            "landline",
+            "a landline (area code first), never a 400/800 number or a mobile",
+        );
+    }
     f.finish()?;
-    let (number, name) = (
-        number.ok_or_else(|| Error::field("number", "required"))?,
-        name.ok_or_else(|| Error::field("name", "required"))?,
-    );
+    Ok(LineFields {
+        number: number.ok_or_else(|| Error::field("number", "required"))?,
+        name: name.ok_or_else(|| Error::field("name", "required"))?,
+        landline,
+        calendar: input.calendar_id.map(domain::CalendarId),
+    })
+}
+
+/// Whether `brand` and `calendar` exist (checked inside the write).
+async fn check_line_refs(
+    c: &mut store::Conn,
+    brand: Option<BrandId>,
+    calendar: Option<domain::CalendarId>,
+) -> Result<()> {
+    if let Some(b) = brand
+        && !store::org::brands(c).await?.iter().any(|x| x.id == b)
+    {
+        return Err(Error::field("brand_id", "unknown brand"));
+    }
+    if let Some(cal) = calendar
+        && !store::sla::calendars(c).await?.iter().any(|x| x.id == cal)
+    {
+        return Err(Error::field("calendar_id", "unknown calendar"));
+    }
+    Ok(())
+}
+
+/// Adds a service line; a number already on record → `duplicate`.
+pub async fn create_line(app: &App, ctx: &Ctx, input: LineInput) -> Result<LineView> {
+    ctx.require(Permission::OrgAdmin)?;
+    let number = input.number.clone().unwrap_or_default();
+    if number.trim().is_empty() {
+        return Err(Error::field("number", "required"));
+    }
+    let l = parse_line(&number, &input)?;
     let brand = input.brand_id.map(BrandId);
-    let audit = audit_entry(ctx, "set_line", "hotline_line");
-    let view = LineView {
-        number: number.as_str().to_string(),
-        brand_id: input.brand_id,
-        name: name.clone(),
-    };
+    let active = input.active.unwrap_or(true);
+    let audit = audit_entry(ctx, "create", "hotline_line");
+    let key = l.number.as_str().to_string();
     app.db
         .write(move |c| {
             Box::pin(async move {
-                if let Some(b) = brand
-                    && !store::org::brands(c).await?.iter().any(|x| x.id == b)
-                {
-                    return Err(Error::field("brand_id", "unknown brand"));
+                check_line_refs(c, brand, l.calendar).await?;
+                if let Some(existing) = db::get_line(c, l.number.as_str()).await? {
+                    return Err(Error::Duplicate {
+                        message: "a line with this number exists".into(),
+                        existing: Some(existing.id),
+                    });
                 }
-                db::upsert_line(c, number.as_str(), brand, &name, audit.at).await?;
+                let d = db::LineDraft {
+                    number: l.number.as_str(),
+                    brand,
+                    name: &l.name,
+                    landline: l.landline.as_ref(),
+                    calendar: l.calendar,
+                    active,
+                };
+                let id = db::insert_line(c, &d, audit.at).await?;
                 audit
                     .write(
                         c,
-                        None,
+                        Some(id),
                         brand,
                         None,
-                        Some(serde_json::json!({ "number": number.as_str(), "name": name })),
+                        Some(serde_json::json!({ "number": l.number.as_str(), "name": l.name, "landline": l.landline.as_ref().map(Phone::as_str), "calendar_id": l.calendar.map(|x| x.0) })),
                     )
                     .await?;
                 Ok::<_, Error>(())
             })
         })
         .await?;
-    Ok(view)
+    line_by_number(app, &key).await
 }
 
+/// Sets a line's brand, name, landline, calendar and whether it is active — creating it if the
+/// number is new and no `version` is given; with `version` (an edit) the line must still be at
+/// that version.
+pub async fn set_line(
+    app: &App,
+    ctx: &Ctx,
+    number: &str,
+    version: Option<i64>,
+    input: LineInput,
+) -> Result<LineView> {
+    ctx.require(Permission::OrgAdmin)?;
+    let l = parse_line(number, &input)?;
+    if let Some(n) = input
+        .number
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        && Phone::parse(n).ok().as_ref() != Some(&l.number)
+    {
+        return Err(Error::field("number", "a line's number cannot change"));
+    }
+    let brand = input.brand_id.map(BrandId);
+    let active = input.active.unwrap_or(true);
+    let audit = audit_entry(ctx, "set_line", "hotline_line");
+    let key = l.number.as_str().to_string();
+    app.db
+        .write(move |c| {
+            Box::pin(async move {
+                check_line_refs(c, brand, l.calendar).await?;
+                let before = db::get_line(c, l.number.as_str()).await?;
+                let d = db::LineDraft {
+                    number: l.number.as_str(),
+                    brand,
+                    name: &l.name,
+                    landline: l.landline.as_ref(),
+                    calendar: l.calendar,
+                    active,
+                };
+                let id = match (&before, version) {
+                    (None, Some(_)) => return Err(Error::NotFound),
+                    (None, None) => db::insert_line(c, &d, audit.at).await?,
+                    (Some(b), _) => {
+                        db::update_line(c, &d, version, audit.at).await?;
+                        b.id
+                    }
+                };
+                audit
+                    .write(
+                        c,
+                        Some(id),
+                        brand,
+                        before.map(|b| serde_json::json!({ "name": b.name, "brand_id": b.brand_id, "landline": b.landline, "calendar_id": b.calendar_id, "active": b.active != 0 })),
+                        Some(serde_json::json!({ "number": l.number.as_str(), "name": l.name, "brand_id": brand.map(|b| b.0), "landline": l.landline.as_ref().map(Phone::as_str), "calendar_id": l.calendar.map(|x| x.0), "active": active })),
+                    )
+                    .await?;
+                Ok::<_, Error>(())
+            })
+        })
+        .await?;
+    line_by_number(app, &key).await
+}
+
+async fn line_by_number(app: &App, number: &str) -> Result<LineView> {
+    let n = number.to_string();
+    let line = app
+        .db
+        .read(move |c| Box::pin(async move { db::get_line(c, &n).await }))
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(LineView::of(line))
+}
+
+/// One line by its number (organisation administrators, and whoever may see its calls).
+pub async fn line(app: &App, ctx: &Ctx, number: &str) -> Result<LineView> {
+    require_read(ctx).or_else(|_| ctx.require(Permission::OrgAdmin))?;
+    let number = Phone::parse(number).map_err(|_| Error::NotFound)?;
+    let v = line_by_number(app, number.as_str()).await?;
+    if !ctx.scope.sees_brand(v.brand_id.map(BrandId)) {
+        return Err(Error::NotFound);
+    }
+    Ok(v)
+}
+
+/// The lines whose calls `ctx` may see (every line for organisation administrators).
 pub async fn lines(app: &App, ctx: &Ctx) -> Result<Vec<LineView>> {
-    require_read(ctx)?;
+    require_read(ctx).or_else(|_| ctx.require(Permission::OrgAdmin))?;
     let list = app
         .db
         .read(|c| Box::pin(async move { db::lines(c).await }))
@@ -1302,10 +1692,18 @@ pub async fn lines(app: &App, ctx: &Ctx) -> Result<Vec<LineView>> {
     Ok(list
         .into_iter()
         .filter(|l| ctx.scope.sees_brand(l.brand_id.map(BrandId)))
-        .map(|l| LineView {
-            number: l.number,
-            brand_id: l.brand_id,
-            name: l.name,
-        })
+        .map(LineView::of)
         .collect())
+}
+
+/// Every line, for the administration page (organisation administrators only).
+pub async fn lines_to_manage(app: &App, ctx: &Ctx) -> Result<Vec<LineView>> {
+    ctx.require(Permission::OrgAdmin)?;
+    lines(app, ctx).await
+}
+
+/// Every extension, for the administration page (user administrators only).
+pub async fn extensions_to_manage(app: &App, ctx: &Ctx) -> Result<Vec<ExtensionView>> {
+    ctx.require(Permission::UserAdmin)?;
+    extension_list(app).await
 }

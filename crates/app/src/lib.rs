@@ -76,6 +76,9 @@ pub struct Settings {
     /// The landline bound for outbound calls (`KEFU_HOTLINE_LANDLINE`): what customers see on a
     /// click-to-call call — never the 400 number.
     pub hotline_landline: Option<domain::Phone>,
+    /// The time within which a call counts as answered promptly — three rings (Bell: 接电话不超过
+    /// 三响) — in seconds (`KEFU_HOTLINE_ANSWER_TARGET_SECS`, default 15).
+    pub hotline_answer_target_secs: i64,
     /// 阿里云语音服务 credentials for click-to-call (`KEFU_VOICE_ALIYUN_*`); without them the
     /// dial button says click-to-call is not configured.
     pub voice_aliyun: Option<telephony::AliyunVoiceConfig>,
@@ -97,6 +100,7 @@ impl Default for Settings {
             hotline_hours: hotline::default_hours(),
             return_call_attempts: 3,
             hotline_landline: None,
+            hotline_answer_target_secs: 15,
             voice_aliyun: None,
         }
     }

@@ -100,6 +100,10 @@ struct JobArgs {
     /// The landline shown on click-to-call calls (never the 400 number).
     #[arg(long, env = "KEFU_HOTLINE_LANDLINE")]
     hotline_landline: Option<String>,
+    /// Seconds within which a call counts as answered promptly (three rings), for the hotline
+    /// figures.
+    #[arg(long, env = "KEFU_HOTLINE_ANSWER_TARGET_SECS", default_value_t = 15)]
+    hotline_answer_target_secs: i64,
     /// 阿里云语音服务 access key id for click-to-call; with the secret it enables it.
     #[arg(long, env = "KEFU_VOICE_ALIYUN_KEY_ID")]
     voice_aliyun_key_id: Option<String>,
@@ -206,6 +210,7 @@ impl JobArgs {
             hotline_hours,
             return_call_attempts: self.return_call_attempts.clamp(1, 20),
             hotline_landline,
+            hotline_answer_target_secs: self.hotline_answer_target_secs.clamp(1, 600),
             voice_aliyun,
             webhook_secret: self
                 .webhook_secret

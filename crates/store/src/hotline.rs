@@ -6,7 +6,9 @@ use domain::call::{
     AttemptOutcome, Call, CallEventFact, CallEventKind, CallFacts, CallState, Direction,
     ReturnAttempt, ReturnCall, ReturnReason, ReturnStatus,
 };
-use domain::{BrandId, CallId, CustomerId, Phone, ReturnCallId, Scope, Timestamp, UserId};
+use domain::{
+    BrandId, CalendarId, CallId, Cursor, CustomerId, Phone, ReturnCallId, Scope, Timestamp, UserId,
+};
 use sqlx::FromRow;
 
 use crate::customers::stale_or_missing;
@@ -30,50 +32,113 @@ fn brand_scope(f: &mut Filter, scope: &Scope, col: &'static str) {
 
 // ---------------------------------------------------------------- lines and extensions
 
-/// A service number and the brand it serves.
+/// A service number, the brand it serves, the landline its callers see on click-to-call and the
+/// calendar whose hours decide "after hours" (None: the settings' landline, the default calendar).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, serde::Serialize)]
 pub struct Line {
+    pub id: i64,
     pub number: String,
     pub brand_id: Option<i64>,
     pub name: String,
+    pub landline: Option<String>,
+    pub calendar_id: Option<i64>,
+    pub active: i64,
+    pub version: i64,
 }
 
-/// The brand whose line `called` is (None: the company's own or an unknown line).
+const SELECT_LINES: &str =
+    "SELECT id, number, brand_id, name, landline, calendar_id, active, version FROM hotline_lines";
+
+/// The active line `called` is, if any (None: the company's own or an unknown line).
+pub async fn line_of(c: &mut Conn, called: &str) -> Result<Option<Line>, Error> {
+    let mut f = Filter::new();
+    f.and("number = ?", vec![called.to_string()]);
+    f.and_raw("active = 1".to_string());
+    let rows: Vec<Line> = f.fetch_all(c, SELECT_LINES, "").await?;
+    Ok(rows.into_iter().next())
+}
+
+/// The brand whose active line `called` is (None: the company's own or an unknown line).
 pub async fn line_brand(c: &mut Conn, called: &str) -> Result<Option<BrandId>, Error> {
-    let row: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT brand_id FROM hotline_lines WHERE number = $1")
-            .bind(called)
-            .fetch_optional(&mut *c)
-            .await?;
-    Ok(row.and_then(|(b,)| b).map(BrandId))
+    Ok(line_of(c, called)
+        .await?
+        .and_then(|l| l.brand_id)
+        .map(BrandId))
 }
 
-pub async fn upsert_line(
-    c: &mut Conn,
-    number: &str,
-    brand: Option<BrandId>,
-    name: &str,
-    at: Timestamp,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO hotline_lines (number, brand_id, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-         ON CONFLICT (number) DO UPDATE SET brand_id = excluded.brand_id, name = excluded.name, updated_at = excluded.updated_at",
+/// A line's fields as an administrator sets them.
+#[derive(Debug, Clone)]
+pub struct LineDraft<'a> {
+    pub number: &'a str,
+    pub brand: Option<BrandId>,
+    pub name: &'a str,
+    pub landline: Option<&'a Phone>,
+    pub calendar: Option<CalendarId>,
+    pub active: bool,
+}
+
+/// Adds a line; a number already on record → `Duplicate`.
+pub async fn insert_line(c: &mut Conn, d: &LineDraft<'_>, at: Timestamp) -> Result<i64, Error> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO hotline_lines (number, brand_id, name, landline, calendar_id, active, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING id",
     )
-    .bind(number)
-    .bind(brand.map(|b| b.0))
-    .bind(name)
+    .bind(d.number)
+    .bind(d.brand.map(|b| b.0))
+    .bind(d.name)
+    .bind(d.landline.map(Phone::as_str))
+    .bind(d.calendar.map(|x| x.0))
+    .bind(i64::from(d.active))
     .bind(at.0)
-    .execute(&mut *c)
+    .fetch_one(&mut *c)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
-pub async fn lines(c: &mut Conn) -> Result<Vec<Line>, Error> {
-    Ok(
-        sqlx::query_as("SELECT number, brand_id, name FROM hotline_lines ORDER BY number")
-            .fetch_all(&mut *c)
-            .await?,
+/// Updates the line with `d.number` if it is still at `version` (any version when None);
+/// returns the new version.
+pub async fn update_line(
+    c: &mut Conn,
+    d: &LineDraft<'_>,
+    version: Option<i64>,
+    at: Timestamp,
+) -> Result<i64, Error> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "UPDATE hotline_lines SET brand_id = $1, name = $2, landline = $3, calendar_id = $4, active = $5, version = version + 1, updated_at = $6
+         WHERE number = $7 AND ($8 < 0 OR version = $8) RETURNING id, version",
     )
+    .bind(d.brand.map(|b| b.0))
+    .bind(d.name)
+    .bind(d.landline.map(Phone::as_str))
+    .bind(d.calendar.map(|x| x.0))
+    .bind(i64::from(d.active))
+    .bind(at.0)
+    .bind(d.number)
+    .bind(version.unwrap_or(-1))
+    .fetch_optional(&mut *c)
+    .await?;
+    match row {
+        Some((_, v)) => Ok(v),
+        None => Err(if get_line(c, d.number).await?.is_some() {
+            Error::VersionConflict
+        } else {
+            Error::NotFound
+        }),
+    }
+}
+
+pub async fn get_line(c: &mut Conn, number: &str) -> Result<Option<Line>, Error> {
+    let mut f = Filter::new();
+    f.and("number = ?", vec![number.to_string()]);
+    let rows: Vec<Line> = f.fetch_all(c, SELECT_LINES, "").await?;
+    Ok(rows.into_iter().next())
+}
+
+/// Every line, active ones first, by number.
+pub async fn lines(c: &mut Conn) -> Result<Vec<Line>, Error> {
+    Filter::new()
+        .fetch_all(c, SELECT_LINES, " ORDER BY active DESC, number")
+        .await
 }
 
 /// An agent's extension and the phone rung first when they click to call.
@@ -83,29 +148,47 @@ pub struct Extension {
     pub user_id: i64,
     pub display_name: String,
     pub phone: Option<String>,
+    pub active: i64,
+    pub version: i64,
 }
 
 /// Binds `extension` to `user` (one extension per user, one user per extension: a previous
-/// binding of either is replaced).
+/// binding of either is replaced). With `version`, the extension must still be at it.
 pub async fn set_extension(
     c: &mut Conn,
     extension: &str,
     user: UserId,
     phone: Option<&Phone>,
+    active: bool,
+    version: Option<i64>,
     at: Timestamp,
 ) -> Result<(), Error> {
+    if let Some(v) = version {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT version FROM agent_extensions WHERE extension = $1")
+                .bind(extension)
+                .fetch_optional(&mut *c)
+                .await?;
+        match row {
+            None => return Err(Error::NotFound),
+            Some((cur,)) if cur != v => return Err(Error::VersionConflict),
+            Some(_) => {}
+        }
+    }
     sqlx::query("DELETE FROM agent_extensions WHERE user_id = $1 AND extension <> $2")
         .bind(user.0)
         .bind(extension)
         .execute(&mut *c)
         .await?;
     sqlx::query(
-        "INSERT INTO agent_extensions (extension, user_id, phone, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-         ON CONFLICT (extension) DO UPDATE SET user_id = excluded.user_id, phone = excluded.phone, updated_at = excluded.updated_at",
+        "INSERT INTO agent_extensions (extension, user_id, phone, active, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)
+         ON CONFLICT (extension) DO UPDATE SET user_id = excluded.user_id, phone = excluded.phone, active = excluded.active,
+         version = agent_extensions.version + 1, updated_at = excluded.updated_at",
     )
     .bind(extension)
     .bind(user.0)
     .bind(phone.map(Phone::as_str))
+    .bind(i64::from(active))
     .bind(at.0)
     .execute(&mut *c)
     .await?;
@@ -123,9 +206,10 @@ pub async fn remove_extension(c: &mut Conn, extension: &str) -> Result<(), Error
     Ok(())
 }
 
+/// Every extension, active ones first, by extension.
 pub async fn extensions(c: &mut Conn) -> Result<Vec<Extension>, Error> {
     Ok(sqlx::query_as(
-        "SELECT e.extension, e.user_id, u.display_name, e.phone FROM agent_extensions e JOIN users u ON u.id = e.user_id ORDER BY e.extension",
+        "SELECT e.extension, e.user_id, u.display_name, e.phone, e.active, e.version FROM agent_extensions e JOIN users u ON u.id = e.user_id ORDER BY e.active DESC, e.extension",
     )
     .fetch_all(&mut *c)
     .await?)
@@ -134,7 +218,7 @@ pub async fn extensions(c: &mut Conn) -> Result<Vec<Extension>, Error> {
 /// The active agent at `extension`.
 pub async fn agent_at(c: &mut Conn, extension: &str) -> Result<Option<UserId>, Error> {
     let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT e.user_id FROM agent_extensions e JOIN users u ON u.id = e.user_id WHERE e.extension = $1 AND u.active = 1",
+        "SELECT e.user_id FROM agent_extensions e JOIN users u ON u.id = e.user_id WHERE e.extension = $1 AND e.active = 1 AND u.active = 1",
     )
     .bind(extension)
     .fetch_optional(&mut *c)
@@ -145,7 +229,7 @@ pub async fn agent_at(c: &mut Conn, extension: &str) -> Result<Option<UserId>, E
 /// The phone the platform rings first for `user`: the extension's phone, else the user's own.
 pub async fn agent_phone(c: &mut Conn, user: UserId) -> Result<Option<String>, Error> {
     let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT (SELECT e.phone FROM agent_extensions e WHERE e.user_id = u.id), u.phone FROM users u WHERE u.id = $1",
+        "SELECT (SELECT e.phone FROM agent_extensions e WHERE e.user_id = u.id AND e.active = 1), u.phone FROM users u WHERE u.id = $1",
     )
     .bind(user.0)
     .fetch_optional(&mut *c)
@@ -396,24 +480,82 @@ pub async fn set_call_return(
     Ok(())
 }
 
+/// How a call ended, as the call list filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Someone picked up (answered or completed).
+    Answered,
+    Missed,
+    Abandoned,
+    Voicemail,
+    /// It rang while the desk was closed.
+    AfterHours,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Answered,
+        Outcome::Missed,
+        Outcome::Abandoned,
+        Outcome::Voicemail,
+        Outcome::AfterHours,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Missed => "missed",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Voicemail => "voicemail",
+            Outcome::AfterHours => "after_hours",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
 /// What the call list can be narrowed by.
 #[derive(Debug, Clone, Default)]
 pub struct CallQuery {
     pub state: Option<CallState>,
+    pub outcome: Option<Outcome>,
     pub direction: Option<Direction>,
     pub phone: Option<String>,
     pub customer: Option<CustomerId>,
+    pub agent: Option<UserId>,
+    /// The service number called (a line).
+    pub line: Option<String>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
+    /// Calls after this one in the list's order: (`ringing_at`, id).
+    pub after: Option<(Timestamp, CallId)>,
     pub limit: u32,
 }
 
-/// Calls newest first.
-pub async fn list_calls(c: &mut Conn, scope: &Scope, q: &CallQuery) -> Result<Vec<Call>, Error> {
+/// Calls newest first (by first ring, then id), keyset-paged.
+pub async fn list_calls(
+    c: &mut Conn,
+    scope: &Scope,
+    q: &CallQuery,
+) -> Result<crate::Page<Call>, Error> {
     let mut f = Filter::new();
     brand_scope(&mut f, scope, "c.brand_id");
     if let Some(s) = q.state {
         f.and("c.state = ?", vec![s.as_str().to_string()]);
+    }
+    match q.outcome {
+        None => {}
+        Some(Outcome::Answered) => {
+            f.and_raw("c.answered_at IS NOT NULL".to_string());
+        }
+        Some(Outcome::AfterHours) => {
+            f.and_raw("c.after_hours = 1".to_string());
+        }
+        Some(o) => {
+            f.and("c.state = ?", vec![o.as_str().to_string()]);
+        }
     }
     if let Some(d) = q.direction {
         f.and("c.direction = ?", vec![d.as_str().to_string()]);
@@ -424,13 +566,26 @@ pub async fn list_calls(c: &mut Conn, scope: &Scope, q: &CallQuery) -> Result<Ve
     if let Some(cu) = q.customer {
         f.and("c.customer_id = ?", vec![cu.0]);
     }
+    if let Some(u) = q.agent {
+        f.and("c.agent_user_id = ?", vec![u.0]);
+    }
+    if let Some(l) = &q.line {
+        f.and("c.called = ?", vec![l.clone()]);
+    }
     if let Some(t) = q.from {
         f.and("c.ringing_at >= ?", vec![t.0]);
     }
     if let Some(t) = q.to {
         f.and("c.ringing_at < ?", vec![t.0]);
     }
-    let lim = f.bind(i64::from(q.limit.clamp(1, 200)));
+    if let Some((t, id)) = q.after {
+        f.and(
+            "(c.ringing_at < ? OR (c.ringing_at = ? AND c.id < ?))",
+            vec![t.0, t.0, id.0],
+        );
+    }
+    let limit = q.limit.clamp(1, 200);
+    let lim = f.bind(i64::from(limit) + 1);
     let rows: Vec<CallRow> = f
         .fetch_all(
             c,
@@ -438,7 +593,16 @@ pub async fn list_calls(c: &mut Conn, scope: &Scope, q: &CallQuery) -> Result<Ve
             &format!(" ORDER BY c.ringing_at DESC, c.id DESC LIMIT {lim}"),
         )
         .await?;
-    rows.into_iter().map(Call::try_from).collect()
+    let items = rows
+        .into_iter()
+        .map(Call::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::customers::page(items, i64::from(limit), |x| {
+        Cursor {
+            key: x.ringing_at.0.to_string(),
+            id: x.id.0,
+        }
+    }))
 }
 
 // ---------------------------------------------------------------- return calls
@@ -613,15 +777,20 @@ pub async fn get_return_call(
 pub struct ReturnQuery {
     pub status: Option<ReturnStatus>,
     pub assignee: Option<UserId>,
+    pub due_from: Option<Timestamp>,
+    pub due_to: Option<Timestamp>,
+    /// Tasks after this one in the list's order: (open first, `due_at`, id).
+    pub after: Option<(bool, Timestamp, ReturnCallId)>,
     pub limit: u32,
 }
 
-/// Open tasks first (earliest due first), then closed ones (latest closed first).
+/// Open tasks first, then closed ones; each by due time (earliest first), then id. Keyset-paged.
 pub async fn list_return_calls(
     c: &mut Conn,
     scope: &Scope,
     q: &ReturnQuery,
-) -> Result<Vec<ReturnCall>, Error> {
+) -> Result<crate::Page<ReturnCall>, Error> {
+    const RANK: &str = "CASE WHEN r.status = 'open' THEN 0 ELSE 1 END";
     let mut f = Filter::new();
     brand_scope(&mut f, scope, "r.brand_id");
     if let Some(s) = q.status {
@@ -630,17 +799,45 @@ pub async fn list_return_calls(
     if let Some(u) = q.assignee {
         f.and("r.assignee_id = ?", vec![u.0]);
     }
-    let lim = f.bind(i64::from(q.limit.clamp(1, 200)));
+    if let Some(t) = q.due_from {
+        f.and("r.due_at >= ?", vec![t.0]);
+    }
+    if let Some(t) = q.due_to {
+        f.and("r.due_at < ?", vec![t.0]);
+    }
+    if let Some((open, due, id)) = q.after {
+        let rank = f.bind(i64::from(!open));
+        let rank2 = f.bind(i64::from(!open));
+        let d1 = f.bind(due.0);
+        let d2 = f.bind(due.0);
+        let i = f.bind(id.0);
+        f.and_raw(format!(
+            "({RANK} > {rank} OR ({RANK} = {rank2} AND (r.due_at > {d1} OR (r.due_at = {d2} AND r.id > {i}))))"
+        ));
+    }
+    let limit = q.limit.clamp(1, 200);
+    let lim = f.bind(i64::from(limit) + 1);
     let rows: Vec<ReturnRow> = f
         .fetch_all(
             c,
             SELECT_RETURNS,
-            &format!(
-                " ORDER BY CASE WHEN r.status = 'open' THEN 0 ELSE 1 END, CASE WHEN r.status = 'open' THEN r.due_at ELSE -COALESCE(r.closed_at, 0) END, r.id LIMIT {lim}"
-            ),
+            &format!(" ORDER BY {RANK}, r.due_at, r.id LIMIT {lim}"),
         )
         .await?;
-    rows.into_iter().map(ReturnCall::try_from).collect()
+    let items = rows
+        .into_iter()
+        .map(ReturnCall::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::customers::page(items, i64::from(limit), |r| {
+        Cursor {
+            key: format!(
+                "{}:{}",
+                u8::from(r.status != ReturnStatus::Open),
+                r.due_at.0
+            ),
+            id: r.id.0,
+        }
+    }))
 }
 
 /// One attempt on a return call and where it leaves the task.
@@ -706,6 +903,50 @@ struct AttemptRow {
     note: Option<String>,
 }
 
+/// The attempts on each of `ids`, oldest first per task.
+pub async fn attempts_of(
+    c: &mut Conn,
+    ids: &[ReturnCallId],
+) -> Result<Vec<(ReturnCallId, ReturnAttempt)>, Error> {
+    #[derive(FromRow)]
+    struct Row {
+        return_call_id: i64,
+        at: i64,
+        by_user_id: Option<i64>,
+        display_name: Option<String>,
+        outcome: String,
+        note: Option<String>,
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut f = Filter::new();
+    let list = f.bind_list(ids.iter().map(|x| x.0));
+    f.and_raw(format!("a.return_call_id IN ({list})"));
+    let rows: Vec<Row> = f
+        .fetch_all(
+            c,
+            "SELECT a.return_call_id, a.at, a.by_user_id, u.display_name, a.outcome, a.note FROM return_call_attempts a LEFT JOIN users u ON u.id = a.by_user_id",
+            " ORDER BY a.return_call_id, a.at, a.id",
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                ReturnCallId(r.return_call_id),
+                ReturnAttempt {
+                    at: Timestamp(r.at),
+                    by: r.by_user_id.map(UserId),
+                    by_name: r.display_name,
+                    outcome: AttemptOutcome::parse(&r.outcome)
+                        .ok_or_else(|| corrupt("attempt outcome", &r.outcome))?,
+                    note: r.note,
+                },
+            ))
+        })
+        .collect()
+}
+
 pub async fn attempts(c: &mut Conn, id: ReturnCallId) -> Result<Vec<ReturnAttempt>, Error> {
     let rows: Vec<AttemptRow> = sqlx::query_as(
         "SELECT a.at, a.by_user_id, u.display_name, a.outcome, a.note FROM return_call_attempts a LEFT JOIN users u ON u.id = a.by_user_id
@@ -738,7 +979,7 @@ pub struct CallCounts {
     pub missed: i64,
     pub abandoned: i64,
     pub voicemail: i64,
-    /// Answered within [`FAST_ANSWER_MS`] of the first ring.
+    /// Answered within the target time of the first ring.
     pub answered_fast: i64,
     /// Sum of the times to answer, ms.
     pub total_answer_ms: i64,
@@ -746,16 +987,15 @@ pub struct CallCounts {
     pub p90_answer_ms: Option<i64>,
 }
 
-/// "Answered fast": within 15 s of the first ring — three rings (Bell: 接电话不超过三响).
-pub const FAST_ANSWER_MS: i64 = 15_000;
-
-/// Counts inbound calls with `from <= ringing_at < to` in `scope` (and `brand`, if given).
+/// Counts inbound calls with `from <= ringing_at < to` in `scope` (and `brand`, if given);
+/// "answered fast" is within `target_ms` of the first ring.
 pub async fn counts(
     c: &mut Conn,
     scope: &Scope,
     brand: Option<BrandId>,
     from: Timestamp,
     to: Timestamp,
+    target_ms: i64,
 ) -> Result<CallCounts, Error> {
     #[derive(FromRow)]
     struct Row {
@@ -767,8 +1007,12 @@ pub async fn counts(
         answered_fast: i64,
         total_answer_ms: i64,
     }
-    let filter = || {
+    // The target is bound first, as $1, so that the SELECT list can name it before the WHERE.
+    let filter = |with_target: bool| {
         let mut f = Filter::new();
+        if with_target {
+            f.bind(target_ms);
+        }
         f.and_raw("c.direction = 'inbound'".to_string());
         f.and("c.ringing_at >= ?", vec![from.0]);
         f.and("c.ringing_at < ?", vec![to.0]);
@@ -778,9 +1022,9 @@ pub async fn counts(
         }
         f
     };
-    // SUM is NUMERIC on PostgreSQL, which Any cannot decode: cast back to BIGINT. The 15000 is
-    // FAST_ANSWER_MS.
-    let row: Row = filter()
+    // SUM is NUMERIC on PostgreSQL, which Any cannot decode: cast back to BIGINT.
+    let f = filter(true);
+    let row: Row = f
         .fetch_one(
             c,
             "SELECT COUNT(*) AS offered,
@@ -788,7 +1032,7 @@ pub async fn counts(
                CAST(COALESCE(SUM(CASE WHEN c.state = 'missed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS missed,
                CAST(COALESCE(SUM(CASE WHEN c.state = 'abandoned' THEN 1 ELSE 0 END), 0) AS BIGINT) AS abandoned,
                CAST(COALESCE(SUM(CASE WHEN c.state = 'voicemail' THEN 1 ELSE 0 END), 0) AS BIGINT) AS voicemail,
-               CAST(COALESCE(SUM(CASE WHEN c.answered_at IS NOT NULL AND c.answered_at - c.ringing_at <= 15000 THEN 1 ELSE 0 END), 0) AS BIGINT) AS answered_fast,
+               CAST(COALESCE(SUM(CASE WHEN c.answered_at IS NOT NULL AND c.answered_at - c.ringing_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS answered_fast,
                CAST(COALESCE(SUM(CASE WHEN c.answered_at IS NOT NULL THEN c.answered_at - c.ringing_at ELSE 0 END), 0) AS BIGINT) AS total_answer_ms
              FROM calls c",
             "",
@@ -797,7 +1041,7 @@ pub async fn counts(
     let p90 = if row.answered > 0 {
         // Nearest rank: the ceil(0.9 n)-th smallest time to answer.
         let rank = (row.answered * 9 + 9) / 10;
-        let mut f = filter();
+        let mut f = filter(false);
         f.and_raw("c.answered_at IS NOT NULL".to_string());
         let off = f.bind(rank - 1);
         let (v,): (i64,) = f

@@ -4,8 +4,9 @@
 
 use app::Ctx;
 use app::hotline::{
-    self, AttemptInput, CallFilter, CallStats, CallView, DialView, ExtensionInput, ExtensionView,
-    LineInput, LineView, Receipt, ReturnCallFilter, ReturnCallView, StatsQuery,
+    self, AttemptInput, CallEventView, CallFilter, CallPage, CallStats, CallView, DialView,
+    ExtensionInput, ExtensionView, LineInput, LineView, Receipt, ReturnCallFilter, ReturnCallPage,
+    ReturnCallView, StatsQuery,
 };
 use app::telephony::{self, TelephonyEvent};
 use axum::Json;
@@ -28,14 +29,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_calls))
         .routes(routes!(call_stats))
         .routes(routes!(get_call))
+        .routes(routes!(call_events))
         .routes(routes!(list_return_calls))
         .routes(routes!(get_return_call))
         .routes(routes!(record_attempt))
         .routes(routes!(dial))
         .routes(routes!(list_extensions))
         .routes(routes!(set_extension, remove_extension))
-        .routes(routes!(list_lines))
-        .routes(routes!(set_line))
+        .routes(routes!(list_lines, create_line))
+        .routes(routes!(get_line, set_line))
 }
 
 /// The telephony system's callback. Not a session or bearer request: it is authenticated by
@@ -83,13 +85,28 @@ async fn telephony_event(
     ))
 }
 
+/// `If-Match: "<version>"` when given: an edit of what was read; absent: set as sent.
+fn optional_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or("").trim();
+    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+    s.parse().map(Some).map_err(|_| {
+        ApiError::new(
+            "bad_request",
+            "If-Match must be a version number such as \"3\"",
+        )
+    })
+}
+
 #[utoipa::path(get, path = "/calls", tag = "hotline", params(CallFilter),
-    responses((status = 200, description = "Calls, newest first", body = Vec<CallView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "Calls, newest first, keyset-paged (`next_cursor`)", body = CallPage), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_calls(
     State(s): State<AppState>,
     api: ApiCtx,
     Query(f): Query<CallFilter>,
-) -> Result<Json<Vec<CallView>>, ApiError> {
+) -> Result<Json<CallPage>, ApiError> {
     Ok(Json(hotline::list_calls(&s.app, &api.ctx, f).await?))
 }
 
@@ -113,13 +130,25 @@ async fn get_call(
     Ok(Json(hotline::get_call(&s.app, &api.ctx, CallId(id)).await?))
 }
 
+#[utoipa::path(get, path = "/calls/{id}/events", tag = "hotline", params(("id" = i64, Path)),
+    responses((status = 200, description = "The call's events as the telephony system reported them, in time order", body = Vec<CallEventView>), (status = 404, body = ErrorBody)))]
+async fn call_events(
+    State(s): State<AppState>,
+    api: ApiCtx,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<CallEventView>>, ApiError> {
+    Ok(Json(
+        hotline::call_events(&s.app, &api.ctx, CallId(id)).await?,
+    ))
+}
+
 #[utoipa::path(get, path = "/return-calls", tag = "hotline", params(ReturnCallFilter),
-    responses((status = 200, description = "Return calls, open ones first by due time", body = Vec<ReturnCallView>)))]
+    responses((status = 200, description = "Return calls with their attempts, open ones first, each group by due time; keyset-paged (`next_cursor`)", body = ReturnCallPage), (status = 422, body = ErrorBody)))]
 async fn list_return_calls(
     State(s): State<AppState>,
     api: ApiCtx,
     Query(f): Query<ReturnCallFilter>,
-) -> Result<Json<Vec<ReturnCallView>>, ApiError> {
+) -> Result<Json<ReturnCallPage>, ApiError> {
     Ok(Json(hotline::list_return_calls(&s.app, &api.ctx, f).await?))
 }
 
@@ -172,16 +201,19 @@ async fn list_extensions(
 }
 
 #[utoipa::path(put, path = "/hotline/extensions/{extension}", tag = "hotline", request_body = ExtensionInput,
-    params(("extension" = String, Path)),
-    responses((status = 200, description = "Events naming this extension pop on this agent's page", body = ExtensionView), (status = 422, body = ErrorBody)))]
+    params(("extension" = String, Path), ("If-Match" = Option<String>, Header, description = "\"<version>\" of the extension as read, for an edit")),
+    responses((status = 200, description = "Events naming this extension pop on this agent's page (unless deactivated)", body = ExtensionView),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_extension(
     State(s): State<AppState>,
     api: ApiCtx,
     Path(ext): Path<String>,
+    headers: HeaderMap,
     body: JsonBody<ExtensionInput>,
 ) -> Result<Json<ExtensionView>, ApiError> {
+    let version = optional_if_match(&headers)?;
     Ok(Json(
-        hotline::set_extension(&s.app, &api.ctx, &ext, body.value).await?,
+        hotline::set_extension(&s.app, &api.ctx, &ext, version, body.value).await?,
     ))
 }
 
@@ -198,7 +230,7 @@ async fn remove_extension(
 }
 
 #[utoipa::path(get, path = "/hotline/lines", tag = "hotline",
-    responses((status = 200, body = Vec<LineView>)))]
+    responses((status = 200, description = "Service lines whose calls you may see, active ones first", body = Vec<LineView>), (status = 403, body = ErrorBody)))]
 async fn list_lines(
     State(s): State<AppState>,
     api: ApiCtx,
@@ -206,16 +238,43 @@ async fn list_lines(
     Ok(Json(hotline::lines(&s.app, &api.ctx).await?))
 }
 
-#[utoipa::path(put, path = "/hotline/lines/{number}", tag = "hotline", request_body = LineInput,
+#[utoipa::path(post, path = "/hotline/lines", tag = "hotline", request_body = LineInput,
+    responses((status = 201, description = "Added: calls to this number belong to the brand", body = LineView),
+        (status = 403, body = ErrorBody), (status = 409, description = "duplicate: the number is a line already", body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_line(
+    State(s): State<AppState>,
+    api: ApiCtx,
+    body: JsonBody<LineInput>,
+) -> Result<Response, ApiError> {
+    let v = hotline::create_line(&s.app, &api.ctx, body.value).await?;
+    Ok((StatusCode::CREATED, etag(v.version), Json(v)).into_response())
+}
+
+#[utoipa::path(get, path = "/hotline/lines/{number}", tag = "hotline",
     params(("number" = String, Path, description = "The 400/800 number calls arrive on")),
-    responses((status = 200, description = "Calls to this number belong to the brand", body = LineView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = LineView), (status = 404, body = ErrorBody)))]
+async fn get_line(
+    State(s): State<AppState>,
+    api: ApiCtx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let v = hotline::line(&s.app, &api.ctx, &number).await?;
+    Ok((etag(v.version), Json(v)).into_response())
+}
+
+#[utoipa::path(put, path = "/hotline/lines/{number}", tag = "hotline", request_body = LineInput,
+    params(("number" = String, Path, description = "The 400/800 number calls arrive on"),
+        ("If-Match" = Option<String>, Header, description = "\"<version>\" of the line as read, for an edit; without it the line is created or replaced")),
+    responses((status = 200, description = "Calls to this number belong to the brand; `active: false` deactivates the line", body = LineView),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_line(
     State(s): State<AppState>,
     api: ApiCtx,
     Path(number): Path<String>,
+    headers: HeaderMap,
     body: JsonBody<LineInput>,
-) -> Result<Json<LineView>, ApiError> {
-    Ok(Json(
-        hotline::set_line(&s.app, &api.ctx, &number, body.value).await?,
-    ))
+) -> Result<Response, ApiError> {
+    let version = optional_if_match(&headers)?;
+    let v = hotline::set_line(&s.app, &api.ctx, &number, version, body.value).await?;
+    Ok((etag(v.version), Json(v)).into_response())
 }

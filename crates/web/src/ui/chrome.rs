@@ -232,6 +232,12 @@ fn nav(lang: &str, ctx: &Ctx, path: &str) -> Vec<NavSection> {
     if ctx.can(Permission::TokenAdmin) {
         admin.push(item("/admin/tokens", "nav.tokens", "tokens"));
     }
+    if ctx.can(Permission::OrgAdmin) {
+        admin.push(item("/admin/hotline-lines", "nav.hotline_lines", "calls"));
+    }
+    if ctx.can(Permission::UserAdmin) {
+        admin.push(item("/admin/extensions", "nav.extensions", "calls"));
+    }
     if ctx.can(Permission::SlaAdmin) {
         admin.push(item("/admin/calendars", "nav.calendars", "calendar"));
         admin.push(item("/admin/sla-policies", "nav.sla_policies", "clock"));
@@ -822,6 +828,26 @@ pub const FIELD_MESSAGES: &[(&str, &str)] = &[
         "outcome_invalid",
     ),
     ("1–20 letters, digits or '-'", "extension_invalid"),
+    ("a 400 or 800 service number", "line_number_invalid"),
+    (
+        "a landline (area code first), never a 400/800 number or a mobile",
+        "landline_invalid",
+    ),
+    ("unknown calendar", "unknown_calendar"),
+    ("a line's number cannot change", "line_number_fixed"),
+    (
+        "answered, missed, abandoned, voicemail or after_hours",
+        "call_outcome_invalid",
+    ),
+    ("inbound or outbound", "direction_invalid"),
+    (
+        "open, reached, given_up or cancelled",
+        "return_status_invalid",
+    ),
+    (
+        "a date YYYY-MM-DD or an RFC 3339 instant",
+        "date_or_instant",
+    ),
     ("unknown user", "unknown_user"),
     (domain::survey::MSG_RATING, "survey_rating"),
     (domain::survey::MSG_YES_NO, "survey_yes_no"),

@@ -7,6 +7,7 @@ mod admin;
 mod chrome;
 mod customers;
 mod hotline;
+mod hotline_admin;
 mod login;
 mod regions;
 mod search;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(search::router())
         .merge(sla::router())
         .merge(hotline::router())
+        .merge(hotline_admin::router())
         .merge(tickets::router())
         .merge(ticket_public::router())
         .merge(surveys::router())

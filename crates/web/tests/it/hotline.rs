@@ -216,15 +216,17 @@ impl Hot {
     }
 
     async fn calls(&self) -> Vec<Value> {
-        self.get("/calls?limit=200")
-            .await
+        self.get("/calls?limit=200").await["items"]
             .as_array()
             .unwrap()
             .clone()
     }
 
     async fn returns(&self) -> Vec<Value> {
-        self.get("/return-calls").await.as_array().unwrap().clone()
+        self.get("/return-calls?limit=200").await["items"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
 }
 
@@ -833,8 +835,9 @@ async fn answer_rate_and_time_to_answer_are_exact_and_scoped_by_brand() {
         assert_eq!(s["avg_answer_ms"], 15_600);
         // Nearest rank: the 5th of 5.
         assert_eq!(s["p90_answer_ms"], 40_000);
-        assert_eq!(s["answered_within_15s"], 3);
-        assert_eq!(s["within_15s_share"], json!(3.0 / 5.0));
+        assert_eq!(s["answer_target_secs"], 15);
+        assert_eq!(s["answered_within_target"], 3);
+        assert_eq!(s["within_target_share"], json!(3.0 / 5.0));
         assert_eq!(s["answer_rate_target"], json!(0.85));
         let only = h
             .get(&format!(
@@ -862,9 +865,9 @@ async fn answer_rate_and_time_to_answer_are_exact_and_scoped_by_brand() {
             .await;
         assert_eq!(s["offered"], 2, "{s}");
         let (_, calls) = h.api("GET", "/calls", &brand_token, None).await;
-        assert_eq!(calls.as_array().unwrap().len(), 2);
+        assert_eq!(calls["items"].as_array().unwrap().len(), 2);
         let (_, rcs) = h.api("GET", "/return-calls", &brand_token, None).await;
-        assert_eq!(rcs.as_array().unwrap().len(), 1, "{rcs}");
+        assert_eq!(rcs["items"].as_array().unwrap().len(), 1, "{rcs}");
         let (status, _) = h
             .api(
                 "GET",
@@ -1131,6 +1134,649 @@ async fn the_calls_page_shows_figures_and_return_calls_and_records_attempts() {
             html.contains("Return calls") && html.contains("Reached"),
             "{html}"
         );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------- pages, lists and figures
+
+impl Hot {
+    /// The administrator's browser session.
+    async fn admin_cookie(&self) -> String {
+        let dyn_clock: Arc<dyn Clock> = self.clock.clone();
+        let s = app::auth::login(&self.app, &dyn_clock, "admin", "secret-pass-1", "10.0.0.8")
+            .await
+            .unwrap();
+        format!("kefu_session={}", s.token)
+    }
+
+    /// GETs a page with a session; returns (status, html).
+    async fn page(&self, cookie: &str, path: &str) -> (u16, String) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", format!("{cookie}; kefu_lang=zh-CN"))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// Posts a form with the CSRF token of `from` (a page of the same session); the redirect is
+    /// followed. Returns (status, html).
+    async fn form(
+        &self,
+        cookie: &str,
+        from: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String) {
+        let (_, html) = self.page(cookie, from).await;
+        let csrf = html
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("a CSRF token on the page")
+            .to_string();
+        let mut pairs: Vec<(&str, &str)> = vec![("_csrf", csrf.as_str())];
+        pairs.extend_from_slice(fields);
+        let res = self
+            .http
+            .post(format!("{}{action}", self.base))
+            .header("cookie", format!("{cookie}; kefu_lang=zh-CN"))
+            .form(&pairs)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// One inbound call: rings at `at`, then `end` ("answered" after `wait` ms, or a final
+    /// state at `at + wait`), optionally at an extension.
+    async fn call(&self, id: &str, caller: &str, at: i64, end: &str, wait: i64, ext: Option<&str>) {
+        let with = |e: TelephonyEvent| match ext {
+            Some(x) => e.extension(x),
+            None => e,
+        };
+        let (status, body) = self
+            .send(&with(ev(&format!("{id}-r"), id, "ringing", at, caller)))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = self
+            .send(&with(ev(&format!("{id}-e"), id, end, at + wait, caller)))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn lines_and_extensions_are_administered_on_pages_and_refused_to_agents() {
+    each_backend(|db, which| async move {
+        let h = hot(db).await;
+        let admin = h.admin_cookie().await;
+        let brand = app::admin::create_brand(&h.app, &h.sys, "aq", "安泉净水", "standard")
+            .await
+            .unwrap();
+        let (status, html) = h.page(&admin, "/admin/hotline-lines").await;
+        assert_eq!(status, 200, "{which:?} {html}");
+        assert!(html.contains("添加热线号码"), "{html}");
+        assert!(html.contains("href=\"/admin/hotline-lines\""), "in the nav");
+        assert!(html.contains("安泉净水"), "brands offered");
+
+        // A mobile is not a service number: shown in the form, nothing stored.
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/hotline-lines",
+                "/admin/hotline-lines",
+                &[
+                    ("number", "13800138000"),
+                    ("name", "错号"),
+                    ("brand_id", ""),
+                ],
+            )
+            .await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("须为 400 或 800 服务号码"), "{html}");
+        assert!(html.contains("value=\"错号\""), "values kept");
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/hotline-lines",
+                "/admin/hotline-lines",
+                &[("number", "12ab"), ("name", "坏号码")],
+            )
+            .await;
+        assert_eq!(status, 422);
+        assert!(html.contains("class=\"err\""), "{html}");
+        assert!(h.get("/hotline/lines").await.as_array().unwrap().is_empty());
+
+        // A good line, for the brand, with its own landline.
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/hotline-lines",
+                "/admin/hotline-lines",
+                &[
+                    ("number", "400-111-2222"),
+                    ("name", "安泉 400"),
+                    ("brand_id", &brand.0.to_string()),
+                    ("landline", "0571-8888 6666"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("热线号码已添加"), "{html}");
+        assert!(html.contains("4001112222") && html.contains("057188886666"));
+        let line = &h.get("/hotline/lines").await[0];
+        assert_eq!(line["brand_id"], brand.0);
+        assert_eq!(line["landline"], "057188886666");
+        assert_eq!(line["active"], true);
+
+        // Edit: a 400 number is no landline; then deactivate.
+        let (status, html) = h.page(&admin, "/admin/hotline-lines/4001112222").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("value=\"安泉 400\""), "{html}");
+        let version = line["version"].to_string();
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/hotline-lines/4001112222",
+                "/admin/hotline-lines/4001112222",
+                &[
+                    ("version", &version),
+                    ("name", "安泉 400"),
+                    ("landline", "4008208820"),
+                    ("active", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 422);
+        assert!(html.contains("不能是 400/800 号码或手机"), "{html}");
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/hotline-lines/4001112222",
+                "/admin/hotline-lines/4001112222",
+                &[
+                    ("version", &version),
+                    ("name", "安泉热线"),
+                    ("brand_id", &brand.0.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{html}");
+        assert!(
+            html.contains("已停用") && html.contains("安泉热线"),
+            "{html}"
+        );
+        // A stale form is refused, saying so.
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/hotline-lines/4001112222",
+                "/admin/hotline-lines/4001112222",
+                &[("version", &version), ("name", "又改"), ("active", "1")],
+            )
+            .await;
+        assert_eq!(status, 409, "{html}");
+        let line = &h.get("/hotline/lines/4001112222").await;
+        assert_eq!(line["name"], "安泉热线");
+        assert_eq!(line["active"], false);
+        // A deactivated line's calls are the company's own.
+        h.send(&TelephonyEvent::inbound(
+            "x1",
+            "X1",
+            "missed",
+            Timestamp(MONDAY_9AM),
+            "13600136000",
+            "4001112222",
+        ))
+        .await;
+        assert_eq!(h.calls().await[0]["brand_id"], Value::Null);
+
+        // The API: stable codes, nothing changed by bad input.
+        let (status, body) = h
+            .api(
+                "POST",
+                "/hotline/lines",
+                &h.token,
+                Some(json!({ "number": "12345", "name": "x" })),
+            )
+            .await;
+        assert_eq!(status, 422);
+        assert_eq!(body["error"]["code"], "validation");
+        assert!(body["error"]["fields"]["number"].is_string(), "{body}");
+        let (status, body) = h
+            .api(
+                "POST",
+                "/hotline/lines",
+                &h.token,
+                Some(json!({ "number": "4001112222", "name": "again" })),
+            )
+            .await;
+        assert_eq!(status, 409);
+        assert_eq!(body["error"]["code"], "duplicate");
+        let (status, body) = h
+            .api(
+                "POST",
+                "/hotline/lines",
+                &h.token,
+                Some(json!({ "number": "8008100000", "name": "免费", "calendar_id": 999_999 })),
+            )
+            .await;
+        assert_eq!(status, 422);
+        assert_eq!(body["error"]["fields"]["calendar_id"], "unknown calendar");
+        let (status, body) = h
+            .api_h(
+                "PUT",
+                "/hotline/lines/4001112222",
+                &h.token,
+                Some(json!({ "name": "x", "active": true })),
+                &[("if-match", "\"1\"")],
+            )
+            .await;
+        assert_eq!(status, 409);
+        assert_eq!(body["error"]["code"], "version_conflict");
+        assert_eq!(h.get("/hotline/lines").await.as_array().unwrap().len(), 1);
+
+        // Extensions: add, edit, deactivate.
+        let (wang, agent) = h.agent("wang", "8001", "13511112222").await;
+        let (status, html) = h.page(&admin, "/admin/extensions").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("坐席wang") && html.contains("8001"), "{html}");
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/extensions",
+                "/admin/extensions",
+                &[("extension", "80 02"), ("user_id", &wang.to_string())],
+            )
+            .await;
+        assert_eq!(status, 422);
+        assert!(html.contains("class=\"err\""), "{html}");
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/extensions",
+                "/admin/extensions",
+                &[("extension", "8001"), ("user_id", &wang.to_string())],
+            )
+            .await;
+        assert_eq!(status, 422, "an extension in use is not taken over");
+        assert!(
+            html.contains("已被占用") || html.contains("class=\"err\""),
+            "{html}"
+        );
+        let ext = h.get("/hotline/extensions").await[0].clone();
+        let (status, html) = h
+            .form(
+                &admin,
+                "/admin/extensions/8001",
+                "/admin/extensions/8001",
+                &[
+                    ("version", &ext["version"].to_string()),
+                    ("user_id", &wang.to_string()),
+                    ("phone", "13599998888"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{html}");
+        let ext = h.get("/hotline/extensions").await[0].clone();
+        assert_eq!(ext["active"], false);
+        assert_eq!(ext["phone"], "13599998888");
+        // A deactivated extension names no agent.
+        h.send(&ev("y1", "Y1", "ringing", MONDAY_9AM + HOUR, "13700137000").extension("8001"))
+            .await;
+        assert_eq!(h.calls().await[0]["agent_user_id"], Value::Null);
+
+        // Agents get the 403 page.
+        for path in [
+            "/admin/hotline-lines",
+            "/admin/extensions",
+            "/admin/hotline-lines/4001112222",
+        ] {
+            let (status, html) = h.page(&agent, path).await;
+            assert_eq!(status, 403, "{path}: {html}");
+        }
+        let (_, html) = h.page(&agent, "/calls").await;
+        assert!(
+            !html.contains("href=\"/admin/hotline-lines\""),
+            "not in an agent's nav"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn call_lists_page_by_cursor_and_filters_combine() {
+    each_backend(|db, which| async move {
+        let h = hot(db).await;
+        let (alice, _) = h.agent("alice", "8001", "13511110001").await;
+        let (status, _) = h
+            .api(
+                "POST",
+                "/hotline/lines",
+                &h.token,
+                Some(json!({ "number": "4001112222", "name": "二号线" })),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let t0 = MONDAY_9AM;
+        // Eleven calls; two ring at the same instant (the id breaks the tie).
+        for i in 0..9i64 {
+            let (end, wait) = match i % 3 {
+                0 => ("answered", 5_000),
+                1 => ("missed", 30_000),
+                _ => ("abandoned", 20_000),
+            };
+            let ext = (i % 2 == 0).then_some("8001");
+            h.call(&format!("C{i}"), &format!("1380000000{i}"), t0 + i * MIN, end, wait, ext)
+                .await;
+        }
+        h.call("T1", "13900000001", t0 + 20 * MIN, "missed", 1_000, None).await;
+        h.send(&TelephonyEvent::inbound(
+            "T2-r",
+            "T2",
+            "missed",
+            Timestamp(t0 + 20 * MIN),
+            "13900000002",
+            "4001112222",
+        ))
+        .await;
+        // Yesterday's: outside the period.
+        h.call("OLD", "13900000009", t0 - 20 * HOUR, "missed", 1_000, None).await;
+
+        let all = h.calls().await;
+        assert_eq!(all.len(), 12, "{which:?}");
+        let mut seen = Vec::new();
+        let mut path = "/calls?limit=5&from=2026-11-23&to=2026-11-23".to_string();
+        let mut pages = 0;
+        loop {
+            let page = h.get(&path).await;
+            pages += 1;
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= 5);
+            seen.extend(items.iter().map(|c| c["id"].as_i64().unwrap()));
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/calls?limit=5&from=2026-11-23&to=2026-11-23&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3, "11 calls in pages of 5");
+        let expected: Vec<i64> = all
+            .iter()
+            .filter(|c| !same_instant(&c["ringing_at"], t0 - 20 * HOUR))
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seen, expected, "every call once, newest first");
+        let mut dedup = seen.clone();
+        dedup.sort_unstable();
+        dedup.dedup();
+        assert_eq!(dedup.len(), 11);
+
+        // Filters combine.
+        let ids = |v: &Value| -> Vec<i64> {
+            v["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+        };
+        let answered = h.get("/calls?outcome=answered&from=2026-11-23").await;
+        assert_eq!(ids(&answered).len(), 3);
+        let mine_missed = h
+            .get(&format!("/calls?outcome=missed&agent_id={alice}&from=2026-11-23"))
+            .await;
+        // Missed calls are i = 1, 4, 7; at Alice's extension only the even ones: 4.
+        assert_eq!(ids(&mine_missed).len(), 1, "{mine_missed}");
+        assert_eq!(mine_missed["items"][0]["caller"], "13800000004");
+        let line = h.get("/calls?line=400-111-2222&outcome=missed").await;
+        assert_eq!(ids(&line).len(), 1);
+        assert_eq!(line["items"][0]["caller"], "13900000002");
+        let abandoned_in = h
+            .get("/calls?outcome=abandoned&direction=inbound&from=2026-11-23T09:03:00%2B08:00&to=2026-11-23T09:06:00%2B08:00")
+            .await;
+        // Abandoned: i = 2, 5, 8 → only 5 rings between 09:03 and 09:06.
+        assert_eq!(ids(&abandoned_in).len(), 1, "{abandoned_in}");
+        let none = h.get("/calls?outcome=answered&direction=outbound").await;
+        assert!(ids(&none).is_empty());
+        for bad in ["/calls?cursor=nonsense", "/calls?outcome=lost", "/calls?line=abc"] {
+            let (status, body) = h.api("GET", bad, &h.token, None).await;
+            assert_eq!(status, 422, "{bad}: {body}");
+            assert_eq!(body["error"]["code"], "validation");
+        }
+
+        // Return calls: by due time, paged, filtered by state and due time.
+        let mut seen = Vec::new();
+        let mut path = "/return-calls?limit=2".to_string();
+        loop {
+            let page = h.get(&path).await;
+            seen.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/return-calls?limit=2&cursor={c}"),
+                None => break,
+            }
+        }
+        let all_rc = h.returns().await;
+        assert_eq!(seen, all_rc, "every task once, in order");
+        assert_eq!(all_rc.len(), 9, "6 missed or abandoned, T1, T2 and OLD");
+        let dues: Vec<&str> = all_rc.iter().map(|r| r["due_at"].as_str().unwrap()).collect();
+        let mut sorted = dues.clone();
+        sorted.sort_unstable();
+        assert_eq!(dues, sorted, "ordered by due time");
+        let (_, rc) = h
+            .api_h(
+                "POST",
+                &format!("/return-calls/{}/attempts", all_rc[0]["id"]),
+                &h.token,
+                Some(json!({ "outcome": "reached" })),
+                &[("if-match", &format!("\"{}\"", all_rc[0]["version"]))],
+            )
+            .await;
+        assert_eq!(rc["status"], "reached", "{rc}");
+        let open = h.get("/return-calls?status=open").await;
+        assert_eq!(open["items"].as_array().unwrap().len(), 8);
+        let reached = h.get("/return-calls?status=reached").await;
+        assert_eq!(reached["items"][0]["attempt_log"][0]["outcome"], "reached");
+        let due_today = h.get("/return-calls?status=open&due_from=2026-11-23&due_to=2026-11-23").await;
+        assert_eq!(due_today["items"].as_array().unwrap().len(), 8);
+        let due_later = h.get("/return-calls?due_from=2026-11-24").await;
+        assert!(due_later["items"].as_array().unwrap().is_empty());
+        let (status, _) = h.api("GET", "/return-calls?status=lost", &h.token, None).await;
+        assert_eq!(status, 422);
+
+        // The page: filters in the URL, a next-page link keeping them, events one click away.
+        let admin = h.admin_cookie().await;
+        let (status, html) = h
+            .page(&admin, &format!("/calls?from=2026-11-23&to=2026-11-23&outcome=missed&agent={alice}"))
+            .await;
+        assert_eq!(status, 200);
+        assert!(html.contains("13800000004"), "{html}");
+        assert_eq!(html.matches("data-call=").count(), 1, "filtered");
+        assert!(html.contains("<option value=\"missed\" selected>"), "filter kept");
+        assert!(html.contains(&format!("<option value=\"{alice}\" selected>")), "filter kept");
+        let (_, html) = h.page(&admin, "/calls?from=2026-11-23&to=2026-11-23&outcome=missed").await;
+        let rows = html.matches("data-call=").count();
+        assert_eq!(rows, 5, "missed: 1, 4, 7, T1, T2");
+        let (_, html) = h.page(&admin, "/calls?from=2026-11-23&to=2026-11-23").await;
+        let first = all.iter().find(|c| c["caller"] == "13800000000").unwrap();
+        let call_id = first["id"].as_i64().unwrap();
+        assert!(html.contains(&format!("href=\"/calls/{call_id}\"")));
+        let (status, html) = h.page(&admin, &format!("/calls/{call_id}")).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("通话事件") && html.contains("振铃"), "{html}");
+        let events = h.get(&format!("/calls/{call_id}/events")).await;
+        assert!(!events.as_array().unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn kpis_are_computed_from_the_call_records_with_the_answer_target() {
+    each_backend(|db, which| async move {
+        let h = hot(db).await;
+        let t0 = MONDAY_9AM;
+        // 7 answered after 3, 5, 8, 12, 15, 20 and 30 s; 2 missed; 1 abandoned.
+        for (i, wait) in (0i64..).zip([3, 5, 8, 12, 15, 20, 30]) {
+            h.call(
+                &format!("A{i}"),
+                "13800138000",
+                t0 + i * MIN,
+                "answered",
+                wait * 1000,
+                None,
+            )
+            .await;
+        }
+        h.call("M1", "13800138001", t0 + HOUR, "missed", 30_000, None)
+            .await;
+        h.call("M2", "13800138002", t0 + HOUR + MIN, "missed", 30_000, None)
+            .await;
+        h.call(
+            "B1",
+            "13800138003",
+            t0 + 2 * HOUR,
+            "abandoned",
+            10_000,
+            None,
+        )
+        .await;
+
+        let s = h.get("/calls/stats?from=2026-11-23&to=2026-11-23").await;
+        assert_eq!(s["offered"], 10, "{which:?} {s}");
+        assert_eq!(s["answered"], 7);
+        assert_eq!(s["missed"], 2);
+        assert_eq!(s["abandoned"], 1);
+        assert_eq!(s["answer_rate"], json!(0.7));
+        // (3 + 5 + 8 + 12 + 15 + 20 + 30) / 7 s = 13 285.7 ms, rounded.
+        assert_eq!(s["avg_answer_ms"], 13_286);
+        // Nearest rank: ceil(0.9 × 7) = the 7th.
+        assert_eq!(s["p90_answer_ms"], 30_000);
+        assert_eq!(s["answer_target_secs"], 15);
+        assert_eq!(s["answered_within_target"], 5, "3, 5, 8, 12 and 15 s");
+        assert_eq!(s["within_target_share"], json!(5.0 / 7.0));
+
+        let admin = h.admin_cookie().await;
+        let (status, html) = h.page(&admin, "/calls?from=2026-11-23&to=2026-11-23").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("70.0%"), "{html}");
+        assert!(html.contains("13.3 s") && html.contains("30.0 s"));
+        assert!(html.contains("71.4%") && html.contains("15 秒内"));
+        // Another period has none of them.
+        let (_, html) = h.page(&admin, "/calls?from=2026-11-24&to=2026-11-25").await;
+        assert!(!html.contains("70.0%"));
+
+        // The target is a setting (KEFU_HOTLINE_ANSWER_TARGET_SECS): 10 s counts three.
+        let strict = App::new(
+            h.app.db.clone(),
+            Arc::new(web::assets::regions()),
+            Settings {
+                hotline_answer_target_secs: 10,
+                ..settings()
+            },
+        );
+        let dyn_clock: Arc<dyn Clock> = h.clock.clone();
+        let user = app::admin::user(&h.app, &h.sys, h.admin).await.unwrap();
+        let ctx =
+            Principal::of_user(user, None)
+                .unwrap()
+                .ctx(dyn_clock, String::new(), "zh-CN".into());
+        let s = app::hotline::stats(
+            &strict,
+            &ctx,
+            app::hotline::StatsQuery {
+                from: Some("2026-11-23".into()),
+                to: None,
+                brand_id: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.answer_target_secs, 10);
+        assert_eq!(s.answered_within_target, 3);
+        assert_eq!(s.within_target_share, Some(3.0 / 7.0));
+        assert_eq!(s.answer_rate, Some(0.7));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn return_calls_are_worked_from_the_list_with_their_history() {
+    each_backend(|db, which| async move {
+        let h = hot(db).await;
+        let (_, cookie) = h.agent("sun", "8005", "13544445555").await;
+        let zhou = h.customer("周五", "13800138000").await;
+        h.call("U", "13800138000", MONDAY_9AM, "missed", 30_000, None)
+            .await;
+        h.call("W", "13900139000", MONDAY_9AM + MIN, "missed", 30_000, None)
+            .await;
+        let rcs = h.returns().await;
+        let (u, w) = (rcs[0].clone(), rcs[1].clone());
+        let (status, html) = h.page(&cookie, "/calls?rc_status=open").await;
+        assert_eq!(status, 200, "{which:?}");
+        assert!(
+            html.contains(&format!("href=\"/customers/{zhou}\"")),
+            "links to the customer"
+        );
+        assert!(
+            html.contains(&format!("href=\"/calls/{}\"", u["call_id"])),
+            "and the call's events"
+        );
+        assert!(
+            html.contains(&format!("/calls/return/{}/dial", u["id"])),
+            "click-to-call"
+        );
+
+        // Three unanswered attempts: given up, every attempt listed with its note.
+        let action = format!("/calls/return/{}/attempt", w["id"]);
+        for (n, (outcome, note)) in [
+            ("no_answer", "第一次没人接"),
+            ("busy", "占线"),
+            ("wrong_number", "号码不对"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let version = h.get(&format!("/return-calls/{}", w["id"])).await["version"].to_string();
+            let (status, html) = h
+                .form(
+                    &cookie,
+                    "/calls",
+                    &action,
+                    &[
+                        ("version", &version),
+                        ("outcome", outcome),
+                        ("note", note),
+                        ("back", "/calls?rc_status=&from=2026-11-23"),
+                    ],
+                )
+                .await;
+            assert_eq!(status, 200, "attempt {n}: {html}");
+            assert!(html.contains("回拨结果已记录"));
+        }
+        let rc = h.get(&format!("/return-calls/{}", w["id"])).await;
+        assert_eq!(rc["status"], "given_up");
+        assert_eq!(rc["attempts"], 3);
+        let (_, html) = h.page(&cookie, "/calls?rc_status=given_up").await;
+        assert!(html.contains("已放弃"), "{html}");
+        assert!(html.contains("回拨记录 (3)"), "{html}");
+        assert!(
+            html.contains("第一次没人接") && html.contains("占线") && html.contains("号码不对")
+        );
+        assert!(!html.contains(&action), "no more attempts on a closed task");
+        // Reached closes the other at once.
+        let (status, _) = h
+            .form(
+                &cookie,
+                "/calls",
+                &format!("/calls/return/{}/attempt", u["id"]),
+                &[
+                    ("version", &u["version"].to_string()),
+                    ("outcome", "reached"),
+                    ("note", "已解决"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200);
+        let open = h.get("/return-calls?status=open").await;
+        assert!(open["items"].as_array().unwrap().is_empty());
     })
     .await;
 }
