@@ -11,6 +11,7 @@ mod merge;
 mod notify;
 mod search;
 mod sla;
+mod subscriptions;
 mod surveys;
 mod tickets;
 mod timeline;

@@ -8,6 +8,7 @@ mod chrome;
 mod customers;
 mod hotline;
 mod login;
+mod notify;
 mod regions;
 mod search;
 mod sla;
@@ -37,5 +38,6 @@ pub fn router() -> Router<AppState> {
         .merge(tickets::router())
         .merge(ticket_public::router())
         .merge(surveys::router())
+        .merge(notify::router())
         .fallback(chrome::fallback)
 }
