@@ -2,7 +2,7 @@
 //! `kefu worker` on PostgreSQL; they share the `jobs` table and take work with a lease, so a job
 //! runs on one process at a time and is taken over when its process dies. A runner claims due
 //! jobs (up to its concurrency), runs each with its kind's handler under a timeout, and then
-//! completes it, retries it with exponential backoff, or buries it (dead) after its last attempt
+//! completes it, retries it with exponential backoff (with jitter), or buries it (dead) after its last attempt
 //! or a permanent error. It sleeps until a job is enqueued (NOTIFY on PostgreSQL, an in-process
 //! signal on SQLite), the earliest `run_at` comes, or a second has passed, whichever is first.
 //!
@@ -83,12 +83,30 @@ pub trait Handler: Send + Sync {
     }
 }
 
-/// The first retry waits 10 s, each next one twice as long, never more than an hour.
+/// The longest wait before retry `attempt`: the first waits up to 10 s, each next one up to
+/// twice as long, never more than an hour.
 pub fn backoff(attempt: i64) -> Duration {
     const BASE_MS: u64 = 10_000;
     const CAP_MS: u64 = 3_600_000;
     let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
     Duration::from_millis(BASE_MS.saturating_mul(1 << doublings).min(CAP_MS))
+}
+
+/// The wait actually used: `backoff(attempt)` less up to a fifth, by a jitter drawn from the
+/// job's id and attempt, so that jobs failing together (a provider's outage) do not all come
+/// back in the same second — and a test can still predict it (never later than `backoff`).
+pub fn backoff_jittered(attempt: i64, job_id: i64) -> Duration {
+    let ceiling = backoff(attempt);
+    // splitmix64 of (id, attempt): cheap, well spread, reproducible.
+    let mut z = (job_id.cast_unsigned() ^ (attempt.cast_unsigned() << 48))
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    // Up to 20 %: ms / 5 * (z mod 1000) / 1000.
+    let cut = ms / 5 * (z % 1000) / 1000;
+    Duration::from_millis(ms - cut)
 }
 
 /// What one attempt came to.
@@ -366,7 +384,8 @@ impl Runner {
             }
             Err(JobError::Retry(e)) if job.attempt < job.max_attempts => {
                 let now = self.clock.now();
-                let wait = i64::try_from(backoff(job.attempt).as_millis()).unwrap_or(i64::MAX / 2);
+                let wait = i64::try_from(backoff_jittered(job.attempt, job.id.0).as_millis())
+                    .unwrap_or(i64::MAX / 2);
                 let next = Timestamp(now.0 + wait);
                 tracing::warn!(error = %e, retry_in_s = wait / 1000, "job failed; will retry");
                 let (id, owner) = (job.id, self.owner.clone());

@@ -62,6 +62,13 @@ pub struct Settings {
     /// `ticket.replied`, `ticket.resolved`, `ticket.closed`), from
     /// `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` etc.; a milestone without one sends no SMS.
     pub sms_templates: std::collections::BTreeMap<String, String>,
+    /// WeChat subscription-message template ids per ticket milestone (same keys as
+    /// `sms_templates`), from `KEFU_WECHAT_TEMPLATE_TICKET_RECEIVED` etc.; a milestone without one
+    /// sends no WeChat message.
+    pub wechat_templates: std::collections::BTreeMap<String, String>,
+    /// Which data key of those templates holds the number, status, time and detail
+    /// (`KEFU_WECHAT_FIELDS`).
+    pub wechat_fields: notify::WechatFields,
     /// An address that also receives SLA warnings and breach escalations
     /// (`KEFU_SLA_ALERT_EMAIL`), besides the supervisors' own emails.
     pub sla_alert_email: Option<String>,
@@ -95,6 +102,8 @@ impl Default for Settings {
             email: None,
             wecom_api_base: None,
             sms_templates: std::collections::BTreeMap::new(),
+            wechat_templates: std::collections::BTreeMap::new(),
+            wechat_fields: notify::WechatFields::default(),
             sla_alert_email: None,
             telephony_secret: None,
             hotline_hours: hotline::default_hours(),

@@ -747,6 +747,15 @@ impl Handler for SlaBreach {
                                     },
                                 )
                                 .await?;
+                                crate::notify::subscriptions::publish(
+                                    c,
+                                    app2.settings.tz,
+                                    crate::notify::subscriptions::Event::Escalated,
+                                    &t,
+                                    json!({ "reason": "sla_breach", "metric": k.metric.as_str(), "due_at": due.rfc3339_in(app2.settings.tz) }),
+                                    now,
+                                )
+                                .await?;
                             }
                         }
                         let tz = app2.settings.tz;

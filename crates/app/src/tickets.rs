@@ -29,6 +29,7 @@ use utoipa::ToSchema;
 
 use crate::admin::audit_entry;
 use crate::error::Fields;
+use crate::notify::subscriptions::Event;
 use crate::once::create_once;
 use crate::{App, Created, Ctx, Error, Result};
 
@@ -654,18 +655,43 @@ impl Milestone {
     }
 }
 
+/// The provider templates of one milestone, read from the settings before the transaction.
+#[derive(Debug, Clone)]
+struct Templates {
+    /// The approved SMS template code.
+    sms: Option<String>,
+    /// The WeChat app, the subscription template id and its data keys.
+    wechat: Option<(String, String, crate::notify::WechatFields)>,
+    tz: chrono_tz::Tz,
+}
+
+fn templates(app: &App, m: Milestone) -> Templates {
+    let s = &app.settings;
+    Templates {
+        sms: s.sms_templates.get(m.template()).cloned(),
+        wechat: match (&s.wechat, s.wechat_templates.get(m.template())) {
+            (Some(w), Some(tpl)) => Some((w.appid.clone(), tpl.clone(), s.wechat_fields.clone())),
+            _ => None,
+        },
+        tz: s.tz,
+    }
+}
+
 /// Writes the requester's notifications for a milestone into the outbox (same transaction):
 /// email when the ticket has an address; SMS when it has a mobile phone and the SMS template for
-/// the milestone is configured (`KEFU_SMS_TEMPLATE_<MILESTONE>`).
+/// the milestone is configured (`KEFU_SMS_TEMPLATE_<MILESTONE>`); a WeChat subscription message
+/// when the customer bound an openid under the configured app and the milestone's WeChat
+/// template is configured (`KEFU_WECHAT_TEMPLATE_<MILESTONE>`).
 async fn notify_requester(
     c: &mut Conn,
     t: &Ticket,
     m: Milestone,
-    sms_template: Option<&str>,
+    tpl: &Templates,
     detail: &str,
     link: Option<&str>,
     at: Timestamp,
 ) -> Result<()> {
+    let short_detail = detail;
     let detail = match link {
         Some(l) => format!("{detail}\n\n{l}").trim().to_string(),
         None => detail.to_string(),
@@ -690,7 +716,7 @@ async fn notify_requester(
         )
         .await?;
     }
-    if let (Some(phone), Some(code)) = (&t.contact_phone, sms_template)
+    if let (Some(phone), Some(code)) = (&t.contact_phone, tpl.sms.as_deref())
         && Phone::parse(phone).is_ok_and(|p| p.is_mobile())
     {
         outbox::insert(
@@ -708,11 +734,38 @@ async fn notify_requester(
         )
         .await?;
     }
+    if let (Some((appid, template_id, fields)), Some(customer)) =
+        (&tpl.wechat, t.customer_id.or(t.requester_id))
+        && let Some(b) = store::notify::wechat_of(c, customer, appid).await?
+    {
+        let detail = if short_detail.trim().is_empty() {
+            t.subject.as_str()
+        } else {
+            short_detail
+        };
+        let params = fields.params(
+            &t.number,
+            crate::notify::subscriptions::requester_status(t.state.status),
+            &at.display_in(tpl.tz),
+            detail,
+            link,
+        );
+        outbox::insert(
+            c,
+            &outbox::NewMessage {
+                channel: outbox::Channel::Wechat,
+                recipient: b.openid,
+                template: template_id.clone(),
+                payload: params,
+                ref_entity: Some("ticket".into()),
+                ref_id: Some(t.id().0),
+                brand_id: t.brand_id,
+            },
+            at,
+        )
+        .await?;
+    }
     Ok(())
-}
-
-fn sms_template(app: &App, m: Milestone) -> Option<String> {
-    app.settings.sms_templates.get(m.template()).cloned()
 }
 
 // ---------------------------------------------------------------- search
@@ -880,7 +933,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
     let tz = app.settings.tz;
     let key = crate::secret::random_token();
     let key_hash = crate::secret::digest(&key);
-    let sms = sms_template(app, Milestone::Received);
+    let sms = templates(app, Milestone::Received);
     let force_new = input.force_new;
     let call_id = input.call_id;
     let input_customer = input.customer_id;
@@ -1075,12 +1128,14 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
                 c,
                 &t,
                 Milestone::Received,
-                sms.as_deref(),
+                &sms,
                 &t.subject,
                 Some(&status_link(&t.number, &link_key)),
                 now,
             )
             .await?;
+            crate::notify::subscriptions::publish(c, tz, Event::Received, &t, json!({}), now)
+                .await?;
             audit
                 .write(
                     c,
@@ -1902,9 +1957,9 @@ pub async fn act(
         }
         _ => None,
     };
-    let sms_resolved = sms_template(app, Milestone::Resolved);
-    let sms_plan = sms_template(app, Milestone::PlanInformed);
-    let sms_closed = sms_template(app, Milestone::Closed);
+    let sms_resolved = templates(app, Milestone::Resolved);
+    let sms_plan = templates(app, Milestone::PlanInformed);
+    let sms_closed = templates(app, Milestone::Closed);
     let tz = app.settings.tz;
     let survey_ctx = ctx.clone();
     app.db
@@ -1920,7 +1975,7 @@ pub async fn act(
                 let owns = me.is_some() && t.state.owner.user() == me;
                 let mut data = json!({});
                 let mut timeline_line: Option<String> = None;
-                let mut notify: Option<(Milestone, Option<String>, String)> = None;
+                let mut notify: Option<(Milestone, Templates, String)> = None;
                 let mut reply: Option<(String, &'static str)> = None;
                 // An event the arm applied itself (with its own guards): the clocks follow it too.
                 let mut applied: Option<TicketEvent> = None;
@@ -2305,8 +2360,29 @@ pub async fn act(
                     .await?;
                     *detail = format!("请花一分钟评价本次服务：{}", invited.link);
                 }
+                // Organisations following the ticket (企业微信 bots, webhooks).
+                let mut events: Vec<(Event, serde_json::Value)> = Vec::new();
+                match &event {
+                    Some(TicketEvent::Route { .. } | TicketEvent::Transfer { .. }) => {
+                        events.push((Event::Routed, json!({})));
+                    }
+                    Some(TicketEvent::Urge) => events.push((Event::Urged, json!({}))),
+                    _ => {}
+                }
+                if urge_escalated {
+                    events.push((Event::Escalated, json!({ "reason": "urge" })));
+                }
+                match notify.as_ref().map(|n| n.0) {
+                    Some(Milestone::PlanInformed) => events.push((Event::Plan, json!({}))),
+                    Some(Milestone::Resolved) => events.push((Event::Resolved, json!({}))),
+                    Some(Milestone::Closed) => events.push((Event::Closed, json!({}))),
+                    _ => {}
+                }
+                for (e, extra) in events {
+                    crate::notify::subscriptions::publish(c, tz, e, &t, extra, now).await?;
+                }
                 if let Some((m, sms, detail)) = notify {
-                    notify_requester(c, &t, m, sms.as_deref(), &detail, None, now).await?;
+                    notify_requester(c, &t, m, &sms, &detail, None, now).await?;
                 }
                 audit
                     .write(
@@ -2648,7 +2724,7 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
     let now = ctx.now();
     let internal = input.internal;
     let audit = audit_entry(ctx, "message", "ticket");
-    let sms = sms_template(app, Milestone::Replied);
+    let sms = templates(app, Milestone::Replied);
     let mid = app
         .db
         .write(move |c| {
@@ -2686,8 +2762,7 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
                         )
                         .await?;
                     }
-                    notify_requester(c, &t, Milestone::Replied, sms.as_deref(), &body, None, now)
-                        .await?;
+                    notify_requester(c, &t, Milestone::Replied, &sms, &body, None, now).await?;
                 }
                 history(
                     c,
@@ -2759,6 +2834,7 @@ pub async fn add_compensation(
     let now = ctx.now();
     let audit = audit_entry(ctx, "create", "compensation");
     let amount = Money::fen(input.amount_fen);
+    let tz = app.settings.tz;
     app.db
         .write(move |c| {
             Box::pin(async move {
@@ -2784,6 +2860,15 @@ pub async fn add_compensation(
                     "compensation_proposed",
                     t.state.status,
                     json!({ "compensation_id": kid, "amount_fen": amount.as_fen(), "payer": payer.as_str() }),
+                )
+                .await?;
+                crate::notify::subscriptions::publish(
+                    c,
+                    tz,
+                    Event::Compensation,
+                    &t,
+                    json!({ "reason": "proposed", "compensation_id": kid, "amount_fen": amount.as_fen(), "payer": payer.as_str() }),
+                    now,
                 )
                 .await?;
                 audit.write(c, Some(kid), t.brand_id, None, Some(json!({ "ticket_id": t.id().0, "amount_fen": amount.as_fen(), "payer": payer.as_str() }))).await?;
@@ -2812,6 +2897,7 @@ pub async fn compensation_step(
     let me = ctx.actor.user_id();
     let now = ctx.now();
     let audit = audit_entry(ctx, "update", "compensation");
+    let tz = app.settings.tz;
     app.db
         .write(move |c| {
             Box::pin(async move {
@@ -2834,6 +2920,17 @@ pub async fn compensation_step(
                 let paid_at = (event == CompensationEvent::Pay).then_some(now);
                 tickets::update_compensation(c, comp, version, to, approved_by, paid_at, now)
                     .await?;
+                if event == CompensationEvent::Approve {
+                    crate::notify::subscriptions::publish(
+                        c,
+                        tz,
+                        Event::Compensation,
+                        &t,
+                        json!({ "reason": "approved", "compensation_id": comp, "amount_fen": k.compensation.amount.as_fen(), "payer": k.compensation.payer.as_str() }),
+                        now,
+                    )
+                    .await?;
+                }
                 history(
                     c,
                     &t,
@@ -3134,10 +3231,12 @@ pub async fn public_act(
         }
     };
     let (number, key) = (number.to_string(), key.to_string());
+    let tz = app.settings.tz;
     app.db
         .write(move |c| {
             Box::pin(async move {
                 let mut t = by_link(c, &number, &key).await?;
+                let priority_before = t.state.priority;
                 if t.version != version {
                     return Err(Error::VersionConflict);
                 }
@@ -3160,6 +3259,11 @@ pub async fn public_act(
                     }
                     "urge" => t.last_urged_at = Some(clock_now),
                     _ => {}
+                }
+                // D10: an urge that raises the priority escalates, as at the desk.
+                let escalated = what == "urge" && t.state.priority != priority_before;
+                if escalated {
+                    t.escalated_at.get_or_insert(clock_now);
                 }
                 if let Some(b) = &body {
                     tickets::insert_message(
@@ -3207,6 +3311,29 @@ pub async fn public_act(
                         _ => format!("{} 客户催单", t.number),
                     };
                     on_timeline(c, &t, clock_now, None, &line).await?;
+                }
+                if what == "urge" {
+                    let publish = crate::notify::subscriptions::publish;
+                    publish(
+                        c,
+                        tz,
+                        Event::Urged,
+                        &t,
+                        json!({ "via": "status_link" }),
+                        clock_now,
+                    )
+                    .await?;
+                    if escalated {
+                        publish(
+                            c,
+                            tz,
+                            Event::Escalated,
+                            &t,
+                            json!({ "reason": "urge" }),
+                            clock_now,
+                        )
+                        .await?;
+                    }
                 }
                 Ok(())
             })

@@ -89,6 +89,8 @@ string_enum!(
         SlaMonitor = "sla_monitor",
         // Work the hotline: see calls, call customers back, record return-call attempts.
         CallHandle = "call_handle",
+        // Manage who outside hears of ticket events (企业微信 bots, webhooks) and see the outbox.
+        NotifyAdmin = "notify_admin",
     }
 );
 

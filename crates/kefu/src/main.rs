@@ -74,6 +74,10 @@ struct JobArgs {
     /// The WeChat API base (default: the public API, api.weixin.qq.com).
     #[arg(long, env = "KEFU_WECHAT_API_BASE")]
     wechat_api_base: Option<String>,
+    /// Which data key of the WeChat templates holds what, e.g.
+    /// `number=character_string1,status=thing2,time=time3,detail=thing4` (the default).
+    #[arg(long, env = "KEFU_WECHAT_FIELDS")]
+    wechat_fields: Option<String>,
     /// The 企业微信 API base bot keys are sent to (default: the public API, qyapi.weixin.qq.com).
     #[arg(long, env = "KEFU_WECOM_API_BASE")]
     wecom_api_base: Option<String>,
@@ -125,10 +129,16 @@ fn non_empty(v: Option<&str>) -> Option<&str> {
 /// Approved SMS template codes per ticket milestone: `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` serves
 /// `ticket.received`, and so on for PLAN, REPLIED, RESOLVED and CLOSED.
 fn sms_templates_from_env() -> std::collections::BTreeMap<String, String> {
+    templates_from_env("SMS")
+}
+
+/// WeChat subscription template ids per ticket milestone: `KEFU_WECHAT_TEMPLATE_TICKET_RECEIVED`
+/// and so on, like the SMS ones.
+fn templates_from_env(what: &str) -> std::collections::BTreeMap<String, String> {
     ["received", "plan", "replied", "resolved", "closed"]
         .into_iter()
         .filter_map(|m| {
-            let var = format!("KEFU_SMS_TEMPLATE_TICKET_{}", m.to_uppercase());
+            let var = format!("KEFU_{what}_TEMPLATE_TICKET_{}", m.to_uppercase());
             let code = std::env::var(var).ok()?;
             non_empty(Some(&code)).map(|c| (format!("ticket.{m}"), c.to_string()))
         })
@@ -222,6 +232,12 @@ impl JobArgs {
             email,
             wecom_api_base: non_empty(self.wecom_api_base.as_deref()).map(str::to_string),
             sms_templates: sms_templates_from_env(),
+            wechat_templates: templates_from_env("WECHAT"),
+            wechat_fields: match non_empty(self.wechat_fields.as_deref()) {
+                None => app::notify::WechatFields::default(),
+                Some(f) => app::notify::WechatFields::parse(f)
+                    .map_err(|e| anyhow::anyhow!("KEFU_WECHAT_FIELDS: {e}"))?,
+            },
             sla_alert_email: non_empty(self.sla_alert_email.as_deref()).map(str::to_string),
             ..Settings::default()
         })

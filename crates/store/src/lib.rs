@@ -15,6 +15,7 @@ pub mod hotline;
 pub mod idempotency;
 pub mod jobs;
 pub mod mail;
+pub mod notify;
 pub mod org;
 pub mod outbox;
 pub mod search;

@@ -311,3 +311,26 @@ pub async fn list(c: &mut Conn, scope: &Scope, q: &OutboxQuery) -> Result<Page<M
         id: m.id.0,
     }))
 }
+
+/// Puts a failed or dead message back to pending with a new delivery job (a fresh set of
+/// attempts) due at `at`. False when the message was not failed or dead.
+pub async fn requeue(c: &mut Conn, id: OutboxId, at: Timestamp) -> Result<bool, Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE outbox SET status = 'pending' WHERE id = $1 AND status IN ('failed', 'dead') RETURNING attempts",
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some((attempts,)) = row else {
+        return Ok(false);
+    };
+    jobs::enqueue(
+        c,
+        &NewJob::new(DELIVER_KIND, json!({ "outbox_id": id.0 }), at)
+            .dedupe(format!("outbox:{}:again:{attempts}:{}", id.0, at.0))
+            .max_attempts(DELIVER_MAX_ATTEMPTS),
+        at,
+    )
+    .await?;
+    Ok(true)
+}

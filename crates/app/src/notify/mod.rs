@@ -22,6 +22,7 @@ use crate::{Error, Result, Settings};
 
 mod aliyun_sms;
 mod email;
+pub mod subscriptions;
 mod wechat;
 mod wecom;
 
@@ -30,7 +31,9 @@ pub use aliyun_sms::{
     aliyun_signature, sms_template_params,
 };
 pub use email::{Email, EmailConfig, email_text};
-pub use wechat::{WECHAT_API_BASE, WechatConfig, WechatSubscribe, wechat_subscribe_body};
+pub use wechat::{
+    WECHAT_API_BASE, WechatConfig, WechatFields, WechatSubscribe, wechat_subscribe_body,
+};
 pub use wecom::{WECOM_API_BASE, WecomBot, wecom_markdown};
 
 /// One message as an adapter sees it.

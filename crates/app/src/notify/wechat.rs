@@ -236,3 +236,107 @@ impl Channel for WechatSubscribe {
         Box::pin(self.send_message(msg))
     }
 }
+
+/// Which data key of the brand's subscription template holds what (templates differ per
+/// account: each `thingN`, `timeN`, `character_stringN` is chosen when the template is added in
+/// the WeChat console). `KEFU_WECHAT_FIELDS="number=character_string1,status=thing2,time=time3,
+/// detail=thing4"` is the default; a key set to nothing is left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WechatFields {
+    /// The ticket number.
+    pub number: String,
+    /// The status text.
+    pub status: String,
+    /// When it happened (`YYYY-MM-DD HH:MM`).
+    pub time: String,
+    /// A short detail: the subject, the plan, the reply.
+    pub detail: String,
+}
+
+impl Default for WechatFields {
+    fn default() -> Self {
+        Self {
+            number: "character_string1".into(),
+            status: "thing2".into(),
+            time: "time3".into(),
+            detail: "thing4".into(),
+        }
+    }
+}
+
+impl WechatFields {
+    /// Parses `role=key` pairs separated by commas; roles are number, status, time and detail.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut f = Self::default();
+        for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (role, key) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not role=key"))?;
+            let key = key.trim().to_string();
+            if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("{key:?} is not a template data key"));
+            }
+            match role.trim() {
+                "number" => f.number = key,
+                "status" => f.status = key,
+                "time" => f.time = key,
+                "detail" => f.detail = key,
+                other => {
+                    return Err(format!(
+                        "unknown role {other:?} (number, status, time, detail)"
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    /// The subscription message's parameters. WeChat limits values by the key's type: `thing`
+    /// 20 characters, `character_string` 32, `phrase` 5; longer text is cut with an ellipsis.
+    /// `page` (the status link) becomes the message's page.
+    pub fn params(
+        &self,
+        number: &str,
+        status: &str,
+        time: &str,
+        detail: &str,
+        page: Option<&str>,
+    ) -> Value {
+        let mut m = Map::new();
+        for (key, value) in [
+            (&self.number, number),
+            (&self.status, status),
+            (&self.time, time),
+            (&self.detail, detail),
+        ] {
+            if key.is_empty() || value.trim().is_empty() {
+                continue;
+            }
+            m.insert(key.clone(), Value::String(fit(key, value.trim())));
+        }
+        if let Some(p) = page {
+            m.insert("_page".into(), Value::String(p.to_string()));
+        }
+        Value::Object(m)
+    }
+}
+
+/// Cuts a value to what its template key type takes.
+fn fit(key: &str, value: &str) -> String {
+    let max = if key.starts_with("thing") {
+        20
+    } else if key.starts_with("character_string") {
+        32
+    } else if key.starts_with("phrase") {
+        5
+    } else {
+        return value.to_string();
+    };
+    let value = value.replace(['\n', '\r'], " ");
+    if value.chars().count() <= max {
+        return value;
+    }
+    let mut out: String = value.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}

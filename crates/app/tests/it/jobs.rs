@@ -129,14 +129,18 @@ async fn failures_are_retried_with_growing_backoff_and_buried_after_the_last_att
         );
         let j = job(&w.app.db, id).await;
         assert_eq!(j.state, JobState::Pending);
+        let wait = |attempt: i64| {
+            i64::try_from(jobs::backoff_jittered(attempt, id.0).as_millis()).unwrap()
+        };
         assert_eq!(
             j.run_at,
-            Timestamp(MONDAY_9AM.0 + 10_000),
-            "{which:?}: first retry after 10 s"
+            Timestamp(MONDAY_9AM.0 + wait(1)),
+            "{which:?}: first retry after about 10 s"
         );
+        assert!((8_000..=10_000).contains(&wait(1)), "{}", wait(1));
         assert_eq!(j.last_error.as_deref(), Some("failure 1"));
         // Not before its time.
-        w.clock.advance_ms(9_999);
+        w.clock.advance_ms(wait(1) - 1);
         assert_eq!(
             runner.run_once().await.unwrap(),
             RunStats::default(),
@@ -147,9 +151,10 @@ async fn failures_are_retried_with_growing_backoff_and_buried_after_the_last_att
         let j = job(&w.app.db, id).await;
         assert_eq!(
             j.run_at,
-            Timestamp(w.clock.now().0 + 20_000),
-            "{which:?}: then after 20 s"
+            Timestamp(w.clock.now().0 + wait(2)),
+            "{which:?}: then after about 20 s"
         );
+        assert!((16_000..=20_000).contains(&wait(2)), "{}", wait(2));
         w.clock.advance_ms(20_000);
         assert_eq!(
             runner.run_once().await.unwrap(),
@@ -202,6 +207,23 @@ async fn failures_are_retried_with_growing_backoff_and_buried_after_the_last_att
         assert_eq!(pburied.lock().unwrap().len(), 1);
     })
     .await;
+}
+
+#[test]
+fn retries_wait_up_to_the_backoff_less_a_jitter_of_at_most_a_fifth() {
+    for attempt in 1..=12 {
+        let ceiling = jobs::backoff(attempt);
+        let waits: std::collections::BTreeSet<Duration> = (1..=200)
+            .map(|id| jobs::backoff_jittered(attempt, id))
+            .collect();
+        assert!(
+            waits.iter().all(|w| *w <= ceiling && *w >= ceiling * 4 / 5),
+            "attempt {attempt}: {waits:?}"
+        );
+        // Jobs failing together spread out.
+        assert!(waits.len() > 100, "attempt {attempt}: {}", waits.len());
+    }
+    assert_eq!(jobs::backoff_jittered(3, 42), jobs::backoff_jittered(3, 42));
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod notify;
 mod search;
 mod sla;
 mod story;
+mod subscriptions;
 mod surveys;
 mod tickets;
 mod timeline;

@@ -5,6 +5,7 @@ mod admin;
 mod customers;
 mod hotline;
 mod mail;
+mod notify;
 mod search;
 mod sla;
 mod surveys;
@@ -56,7 +57,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(sla::router())
             .merge(hotline::router())
             .merge(mail::router())
-            .merge(surveys::router()),
+            .merge(surveys::router())
+            .merge(notify::router()),
     )
 }
 

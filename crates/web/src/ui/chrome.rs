@@ -238,6 +238,10 @@ fn nav(lang: &str, ctx: &Ctx, path: &str) -> Vec<NavSection> {
     if ctx.can(Permission::UserAdmin) {
         admin.push(item("/admin/extensions", "nav.extensions", "calls"));
     }
+    if ctx.can(Permission::NotifyAdmin) {
+        admin.push(item("/admin/notify", "nav.notify", "tokens"));
+        admin.push(item("/admin/outbox", "nav.outbox", "audit"));
+    }
     if ctx.can(Permission::SlaAdmin) {
         admin.push(item("/admin/calendars", "nav.calendars", "calendar"));
         admin.push(item("/admin/sla-policies", "nav.sla_policies", "clock"));
@@ -742,6 +746,19 @@ pub fn refused(
 /// Exact English phrases `app` and `domain` use in field errors → `fieldmsg.*` keys.
 pub const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("required", "required"),
+    ("wecom or webhook", "notify_channel"),
+    ("an http:// or https:// URL", "notify_url"),
+    (
+        "a 企业微信 bot key or its webhook URL",
+        "notify_wecom_target",
+    ),
+    ("choose at least one event", "notify_events_required"),
+    ("zh-CN or en", "notify_locale"),
+    ("not one of your brands", "notify_brand_not_yours"),
+    ("required: choose one of your brands", "notify_brand_choose"),
+    ("no such brand", "notify_no_brand"),
+    ("no such dealer", "notify_no_dealer"),
+    ("at most 100 characters", "at_most_100"),
     ("empty phone number", "phone_empty"),
     (
         "a phone number may contain only digits, spaces, '+', '-' and brackets",
@@ -860,6 +877,7 @@ pub const FIELD_MESSAGES: &[(&str, &str)] = &[
 
 /// Phrases with a variable part: (prefix, suffix, key). The variable is `%{x}` in the message.
 const FIELD_PATTERNS: &[(&str, &str, &str)] = &[
+    ("unknown event ", "", "notify_event_unknown"),
     ("unknown value ", "", "unknown_value"),
     (
         "the shares must add up to 100 percent (they add up to ",

@@ -9,6 +9,7 @@ mod customers;
 mod hotline;
 mod hotline_admin;
 mod login;
+mod notify;
 mod regions;
 mod search;
 mod sla;
@@ -39,5 +40,6 @@ pub fn router() -> Router<AppState> {
         .merge(tickets::router())
         .merge(ticket_public::router())
         .merge(surveys::router())
+        .merge(notify::router())
         .fallback(chrome::fallback)
 }

@@ -901,6 +901,8 @@ pub struct ShowPage {
     pub now_local: String,
     /// The ticket's SLA clocks: (metric, due or stopped time, state), for staff.
     pub clocks: Vec<(String, String, String)>,
+    /// The ticket's outbox messages with their delivery status, for staff.
+    pub notifications: Vec<app::notify::subscriptions::OutboxView>,
     pub outside: bool,
     pub can_work: bool,
     pub can_propose: bool,
@@ -1128,7 +1130,15 @@ async fn render(
             })
             .collect()
     };
+    let notifications = if outside {
+        Vec::new()
+    } else {
+        app::notify::subscriptions::ticket_notifications(&s.app, &pc.ctx, TicketId(id))
+            .await
+            .unwrap_or_default()
+    };
     Ok(ShowPage {
+        notifications,
         clocks,
         can_propose: pc.can(Permission::CompensationPropose) && is_complaint && open,
         can_work,

@@ -1357,3 +1357,102 @@ async fn sla_calendar_and_policy_pages() {
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn notification_subscriptions_and_the_outbox_pages() {
+    let s = site().await;
+    let admin = sign_in(&s.router, "admin", "secret-pass-1").await;
+    let page = get(&s.router, &admin, "/admin/notify").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("通知订阅"));
+    assert!(page.body.contains("暂无订阅"));
+
+    // A bad webhook URL is shown next to the field, in the user's language; nothing is added.
+    let r = post(
+        &s.router,
+        &admin,
+        "/admin/notify",
+        &[
+            ("name", "ERP"),
+            ("channel", "webhook"),
+            ("target", "ftp://erp.example.com"),
+            ("events", "ticket.routed"),
+            ("active", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("须为 http:// 或 https:// 地址"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("暂无订阅"));
+
+    let r = post(
+        &s.router,
+        &admin,
+        "/admin/notify",
+        &[
+            ("name", "华东大客户群"),
+            ("channel", "wecom"),
+            ("target", "group-key-123"),
+            ("events", "ticket.routed"),
+            ("events", "ticket.escalated"),
+            ("locale", "zh-CN"),
+            ("active", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let list = get(&s.router, &admin, "/admin/notify").await;
+    assert!(list.body.contains("华东大客户群"));
+    assert!(list.body.contains("group-***"), "the bot key is masked");
+    assert!(!list.body.contains("group-key-123"));
+    assert!(list.body.contains("派至部门") && list.body.contains("升级（SLA 超时或催单）"));
+    let at = list.body.find("href=\"/admin/notify/").unwrap() + 20;
+    let id: String = list.body[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+
+    // Send a test: it shows in the outbox, pending.
+    let r = post(&s.router, &admin, &format!("/admin/notify/{id}/test"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location().starts_with("/admin/outbox"));
+    let outbox = get(&s.router, &admin, "/admin/outbox?status=pending").await;
+    assert_eq!(outbox.status, StatusCode::OK);
+    assert!(outbox.body.contains("notify.test"));
+    assert!(outbox.body.contains("待发送"));
+    let none = get(&s.router, &admin, "/admin/outbox?status=failed").await;
+    assert!(none.body.contains("暂无消息"));
+    let bad = get(&s.router, &admin, "/admin/outbox?status=lost").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Deactivate from the list.
+    let v = version_on(&list.body, &format!("/admin/notify/{id}/active"));
+    let r = post(
+        &s.router,
+        &admin,
+        &format!("/admin/notify/{id}/active"),
+        &[("version", &v)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let list = get(&s.router, &admin, "/admin/notify").await;
+    assert!(list.body.contains("已停用"));
+    let edit = get(&s.router, &admin, &format!("/admin/notify/{id}")).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(edit.body.contains("value=\"group-key-123\""));
+
+    // Not for the desk.
+    let agent = make_user(&s, &admin, "agent.wu", "agent").await;
+    assert_eq!(
+        get(&s.router, &agent, "/admin/notify").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&s.router, &agent, "/admin/outbox").await.status,
+        StatusCode::FORBIDDEN
+    );
+}

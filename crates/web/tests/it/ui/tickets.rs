@@ -798,7 +798,13 @@ async fn dealers_see_their_requests_without_the_staff_parts() {
         .await;
         let id = ticket_id(&made);
         let html = page(&d, &dealer, id).await;
-        for never in ["转派部门", "添加内部备注", "生成状态链接", "status-link"] {
+        for never in [
+            "转派部门",
+            "添加内部备注",
+            "生成状态链接",
+            "status-link",
+            "id=\"notifications\"",
+        ] {
             assert!(!html.contains(never), "{which:?}: a dealer sees {never}");
         }
         assert!(
@@ -823,6 +829,12 @@ async fn dealers_see_their_requests_without_the_staff_parts() {
         assert!(
             page(&d, &owner, id).await.contains("客户周六在家"),
             "{which:?}: the owner reads the dealer's message"
+        );
+        // Staff see the ticket's notifications and their delivery.
+        let staff_page = page(&d, &owner, id).await;
+        assert!(
+            staff_page.contains("id=\"notifications\"") && staff_page.contains("通知记录"),
+            "{which:?}: the notifications section"
         );
         ok(
             &post(
