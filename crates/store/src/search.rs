@@ -12,7 +12,7 @@ use domain::{BrandId, CustomerId, Scope};
 use sqlx::FromRow;
 
 use crate::error::corrupt;
-use crate::sql::Filter;
+use crate::sql::{Batch, Filter, Value};
 use crate::{Conn, Error};
 
 /// What a search document stands for; `doc_id` is that record's id.
@@ -59,28 +59,37 @@ pub struct DocRow {
     pub tokens: String,
 }
 
+const UPSERT: &str = "INSERT INTO search_docs (doc_kind, doc_id, brand_id, customer_id, status, sub_kind, updated_at, title, body, tokens)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (doc_kind, doc_id) DO UPDATE SET brand_id = excluded.brand_id, customer_id = excluded.customer_id,
+         status = excluded.status, sub_kind = excluded.sub_kind, updated_at = excluded.updated_at,
+         title = excluded.title, body = excluded.body, tokens = excluded.tokens";
+
+fn upsert_values(d: &DocRow) -> Vec<Value> {
+    vec![
+        d.kind.as_str().into(),
+        d.doc_id.into(),
+        d.brand_id.map(|b| b.0).into(),
+        d.customer_id.map(|x| x.0).into(),
+        d.status.clone().into(),
+        d.sub_kind.clone().into(),
+        d.updated_at.into(),
+        d.title.clone().into(),
+        d.body.clone().into(),
+        d.tokens.clone().into(),
+    ]
+}
+
 /// Writes the document, replacing the one of the same record (and its index entries).
 pub async fn upsert(c: &mut Conn, d: &DocRow) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO search_docs (doc_kind, doc_id, brand_id, customer_id, status, sub_kind, updated_at, title, body, tokens)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (doc_kind, doc_id) DO UPDATE SET brand_id = excluded.brand_id, customer_id = excluded.customer_id,
-             status = excluded.status, sub_kind = excluded.sub_kind, updated_at = excluded.updated_at,
-             title = excluded.title, body = excluded.body, tokens = excluded.tokens",
-    )
-    .bind(d.kind.as_str())
-    .bind(d.doc_id)
-    .bind(d.brand_id.map(|b| b.0))
-    .bind(d.customer_id.map(|x| x.0))
-    .bind(d.status.as_deref())
-    .bind(d.sub_kind.as_deref())
-    .bind(d.updated_at)
-    .bind(&d.title)
-    .bind(&d.body)
-    .bind(&d.tokens)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    let mut b = Batch::new();
+    upsert_into(&mut b, d);
+    b.run(c).await
+}
+
+/// `upsert`, sent with the other statements of `b`.
+pub fn upsert_into(b: &mut Batch, d: &DocRow) {
+    b.push(UPSERT, upsert_values(d));
 }
 
 /// Sets the status facet of a document (no re-indexing of its words).
