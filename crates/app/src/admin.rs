@@ -65,6 +65,31 @@ impl AuditEntry {
         .await?;
         Ok(())
     }
+
+    /// `write`, sent with the other statements of `b` (see `store::sql::Batch`).
+    pub fn write_into(
+        &self,
+        b: &mut store::sql::Batch,
+        entity_id: Option<i64>,
+        brand_id: Option<BrandId>,
+        after: Option<serde_json::Value>,
+    ) {
+        store::audit::record_into(
+            b,
+            &NewAudit {
+                at: self.at,
+                actor_id: self.actor_id,
+                actor: &self.actor,
+                action: self.action,
+                entity: self.entity,
+                entity_id,
+                brand_id,
+                before: None,
+                after,
+                request_id: (!self.request_id.is_empty()).then_some(self.request_id.as_str()),
+            },
+        );
+    }
 }
 
 /// A user as an administrator types it.

@@ -1,7 +1,9 @@
 //! Full-text search (SPEC D9) over customers, devices, tickets and knowledge, in Chinese and
 //! English. Text is segmented here, before the write, with jieba (`cut_for_search`, its
 //! dictionary loaded once per process); the store keeps the words in FTS5 (SQLite) or a
-//! `tsvector` (PostgreSQL) and ranks hits by bm25 / `ts_rank`. A search sees only the kinds its
+//! `tsvector` (PostgreSQL) and ranks hits by bm25 / `ts_rank` — the newest
+//! [`store::search::CANDIDATES`] matches of a search, so that its cost does not grow with the
+//! number of matches (docs/decisions.md). A search sees only the kinds its
 //! caller may read and, within them, only what the caller's `Scope` shows; highlights come back
 //! as segments `{text, hit}` of the original title and body, never as markup.
 //!
@@ -523,12 +525,18 @@ pub struct SearchHit {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SearchPage {
-    /// Best first.
+    /// Best first. When a search matches 2,000 or more records the caller may see, the newest
+    /// 2,000 of them are ranked and older matches are left out: add words or filters to reach
+    /// them.
     pub items: Vec<SearchHit>,
     /// Pass as `cursor` for the next page; absent on the last one.
     pub next: Option<String>,
     /// The words searched for, as segmented.
     pub terms: Vec<String>,
+    /// More matched than were ranked (see `items`); the search page says so. Not part of the
+    /// JSON answer (its shape is fixed); its description above tells API clients.
+    #[serde(skip)]
+    pub capped: bool,
 }
 
 fn parse_kinds(f: &mut Fields, s: Option<&str>) -> Vec<DocKind> {
@@ -641,6 +649,7 @@ pub async fn search(app: &App, ctx: &Ctx, input: SearchInput) -> Result<SearchPa
             .collect(),
         next,
         terms: words,
+        capped: hits.capped,
     })
 }
 

@@ -280,11 +280,11 @@ pub async fn start(
     plans: &[ClockPlan],
     now: Timestamp,
 ) -> Result<Vec<SlaClock>> {
-    let mut started = Vec::new();
+    let mut new = Vec::with_capacity(plans.len());
     for p in plans {
         let due = p.calendar.add_business(now, p.target_ms).map_err(no_time)?;
         let warn = p.calendar.add_business(now, p.warn_ms).map_err(no_time)?;
-        let new = NewClock {
+        new.push(NewClock {
             subject,
             brand_id,
             customer_id,
@@ -296,12 +296,17 @@ pub async fn start(
             warn_ms: p.warn_ms,
             due_at: Some(due),
             warn_at: Some(warn),
-        };
-        if let Some(k) = db::insert_clock(c, &new).await? {
-            reschedule(c, None, &k, now).await?;
-            started.push(k);
-        }
+        });
     }
+    // One statement for the clocks and one for all their jobs: this runs inside every ticket
+    // create, where each statement is a round trip to the writer's connection.
+    let started = db::insert_clocks(c, &new).await?;
+    let jobs: Vec<NewJob> = started
+        .iter()
+        .flat_map(wanted_jobs)
+        .map(|(_, job)| job)
+        .collect();
+    jobs::enqueue_all(c, &jobs, now).await?;
     Ok(started)
 }
 

@@ -41,6 +41,25 @@ pub async fn record(c: &mut Conn, a: &NewAudit<'_>) -> Result<AuditId, Error> {
     Ok(AuditId(id))
 }
 
+/// `record`, sent with the other statements of `b` (the new row's id is not needed).
+pub fn record_into(b: &mut crate::sql::Batch, a: &NewAudit<'_>) {
+    b.push(
+        "INSERT INTO audit_log (at, actor_id, actor, action, entity, entity_id, brand_id, before_json, after_json, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        vec![
+            a.at.0.into(),
+            a.actor_id.map(|x| x.0).into(),
+            a.actor.into(),
+            a.action.into(),
+            a.entity.into(),
+            a.entity_id.into(),
+            a.brand_id.map(|x| x.0).into(),
+            a.before.as_ref().map(serde_json::Value::to_string).into(),
+            a.after.as_ref().map(serde_json::Value::to_string).into(),
+            a.request_id.into(),
+        ],
+    );
+}
+
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct AuditRow {
     pub id: i64,

@@ -179,6 +179,9 @@ impl Db {
                         "PRAGMA busy_timeout=5000",
                         "PRAGMA foreign_keys=ON",
                         "PRAGMA query_only=1",
+                        // Sorts and window results (search ranks its candidates) stay in
+                        // memory instead of temporary files.
+                        "PRAGMA temp_store=MEMORY",
                     ] {
                         conn.execute(pragma).await?;
                     }

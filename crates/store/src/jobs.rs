@@ -98,6 +98,49 @@ pub async fn enqueue(c: &mut Conn, job: &NewJob, now: Timestamp) -> Result<Optio
     Ok(id.map(|(id,)| JobId(id)))
 }
 
+/// Adds several jobs in one statement (as `enqueue` each: a job whose dedupe key exists is left
+/// out) and wakes the runners when the transaction commits. Returns how many were added.
+pub async fn enqueue_all(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Result<usize, Error> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    const COLUMNS: usize = 5;
+    let mut sql = String::from(
+        "INSERT INTO jobs (kind, payload, run_at, state, attempts, max_attempts, dedupe_key, created_at, updated_at) VALUES ",
+    );
+    let now_p = jobs.len() * COLUMNS + 1;
+    for i in 0..jobs.len() {
+        let b = i * COLUMNS;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, 'pending', 0, ${}, ${}, ${now_p}, ${now_p})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5
+        ));
+    }
+    sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING id");
+    // Built from this function's literals and placeholders only.
+    let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
+    for job in jobs {
+        q = q
+            .bind(job.kind.clone())
+            .bind(job.payload.to_string())
+            .bind(job.run_at.0)
+            .bind(job.max_attempts.max(1))
+            .bind(job.dedupe_key.clone());
+    }
+    let added = q.bind(now.0).fetch_all(&mut *c).await?.len();
+    if added > 0 {
+        dialect::notify_jobs(c).await?;
+    }
+    Ok(added)
+}
+
 /// A job handed to one worker until `lease_until`.
 #[derive(Debug, Clone)]
 pub struct Claimed {

@@ -12,7 +12,7 @@ use domain::{BrandId, CustomerId, Scope};
 use sqlx::FromRow;
 
 use crate::error::corrupt;
-use crate::sql::Filter;
+use crate::sql::{Batch, Filter, Value};
 use crate::{Conn, Error};
 
 /// What a search document stands for; `doc_id` is that record's id.
@@ -59,28 +59,37 @@ pub struct DocRow {
     pub tokens: String,
 }
 
+const UPSERT: &str = "INSERT INTO search_docs (doc_kind, doc_id, brand_id, customer_id, status, sub_kind, updated_at, title, body, tokens)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (doc_kind, doc_id) DO UPDATE SET brand_id = excluded.brand_id, customer_id = excluded.customer_id,
+         status = excluded.status, sub_kind = excluded.sub_kind, updated_at = excluded.updated_at,
+         title = excluded.title, body = excluded.body, tokens = excluded.tokens";
+
+fn upsert_values(d: &DocRow) -> Vec<Value> {
+    vec![
+        d.kind.as_str().into(),
+        d.doc_id.into(),
+        d.brand_id.map(|b| b.0).into(),
+        d.customer_id.map(|x| x.0).into(),
+        d.status.clone().into(),
+        d.sub_kind.clone().into(),
+        d.updated_at.into(),
+        d.title.clone().into(),
+        d.body.clone().into(),
+        d.tokens.clone().into(),
+    ]
+}
+
 /// Writes the document, replacing the one of the same record (and its index entries).
 pub async fn upsert(c: &mut Conn, d: &DocRow) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO search_docs (doc_kind, doc_id, brand_id, customer_id, status, sub_kind, updated_at, title, body, tokens)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (doc_kind, doc_id) DO UPDATE SET brand_id = excluded.brand_id, customer_id = excluded.customer_id,
-             status = excluded.status, sub_kind = excluded.sub_kind, updated_at = excluded.updated_at,
-             title = excluded.title, body = excluded.body, tokens = excluded.tokens",
-    )
-    .bind(d.kind.as_str())
-    .bind(d.doc_id)
-    .bind(d.brand_id.map(|b| b.0))
-    .bind(d.customer_id.map(|x| x.0))
-    .bind(d.status.as_deref())
-    .bind(d.sub_kind.as_deref())
-    .bind(d.updated_at)
-    .bind(&d.title)
-    .bind(&d.body)
-    .bind(&d.tokens)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    let mut b = Batch::new();
+    upsert_into(&mut b, d);
+    b.run(c).await
+}
+
+/// `upsert`, sent with the other statements of `b`.
+pub fn upsert_into(b: &mut Batch, d: &DocRow) {
+    b.push(UPSERT, upsert_values(d));
 }
 
 /// Sets the status facet of a document (no re-indexing of its words).
@@ -212,6 +221,8 @@ struct HitRow {
     updated_at: i64,
     title: String,
     body: String,
+    /// How many candidates were ranked (at most `CANDIDATES`).
+    matched: i64,
 }
 
 impl TryFrom<HitRow> for Hit {
@@ -236,21 +247,37 @@ impl TryFrom<HitRow> for Hit {
 pub struct Hits {
     pub items: Vec<Hit>,
     pub more: bool,
+    /// [`CANDIDATES`] or more documents matched: the hits are the best of the newest
+    /// `CANDIDATES` of them, and older matches (if any) were not ranked.
+    pub capped: bool,
 }
+
+/// The matches a search ranks: the newest this many (by document id, i.e. when the record was
+/// first indexed) of those the caller may see that pass the filters. Ranking every match of a
+/// common word (~125,000 of a million documents) cost 50–100 ms of CPU per search; walking the
+/// newest matches costs the same whatever the match count. A product decision, see
+/// docs/decisions.md ("Search ranks the newest 2,000 matches").
+pub const CANDIDATES: u32 = 2000;
 
 // ------------------------------------------------------------------ the two dialects
 
-/// SQLite: the FTS5 table joined to its content rows; `$1` is the MATCH expression. `CROSS
-/// JOIN` keeps the full-text index the outer loop: left to itself, the planner walked all of
-/// `search_docs` and ran the MATCH once per row (105 s over a million documents). Ordered by
-/// `rank` alone, FTS5 hands out matches best first and the join stops after the page (ties stay
-/// in FTS5's order); a tie-breaker on `search_docs` would join every match first (0.25 s for a
-/// word in 59,000 of a million documents, against 0.07 s).
-const HEAD_SQLITE: &str = "SELECT s.doc_kind, s.doc_id, s.brand_id, s.customer_id, s.status, s.sub_kind, s.updated_at, s.title, s.body
-    FROM search_fts CROSS JOIN search_docs s";
-/// PostgreSQL: `$1` is the tsquery text, parsed once as `q`.
-const HEAD_POSTGRES: &str = "SELECT s.doc_kind, s.doc_id, s.brand_id, s.customer_id, s.status, s.sub_kind, s.updated_at, s.title, s.body
-    FROM search_docs s CROSS JOIN to_tsquery('simple', $1) q";
+// Both dialects rank in two steps: the inner query walks the matches the caller may see, newest
+// first, and stops at `CANDIDATES`; the outer one ranks those and joins the page's rows only.
+
+/// SQLite: `$1` is the MATCH expression. `CROSS JOIN` keeps the full-text index the outer loop
+/// (left to itself, the planner walked all of `search_docs` and ran the MATCH once per row:
+/// 105 s over a million documents). FTS5 hands out a match's rowids in descending order without
+/// sorting, so the inner `ORDER BY search_fts.rowid DESC LIMIT` reads `CANDIDATES` matches and
+/// stops; bm25 is computed for those only. Ties rank newest first.
+const HEAD_SQLITE: &str = "SELECT d.doc_kind, d.doc_id, d.brand_id, d.customer_id, d.status, d.sub_kind, d.updated_at, d.title, d.body, m.matched
+    FROM (SELECT rid, score, COUNT(*) OVER () AS matched
+          FROM (SELECT search_fts.rowid AS rid, bm25(search_fts) AS score
+                FROM search_fts CROSS JOIN search_docs s";
+/// PostgreSQL: `$1` is the tsquery text, parsed once as `q`. The inner query takes the newest
+/// matching ids (the GIN index finds them; no `ts_rank`, which reads each match's `tsv`), the
+/// outer one ranks those.
+const HEAD_POSTGRES: &str = "SELECT d.doc_kind, d.doc_id, d.brand_id, d.customer_id, d.status, d.sub_kind, d.updated_at, d.title, d.body, COUNT(*) OVER () AS matched
+    FROM (SELECT s.id FROM search_docs s CROSS JOIN to_tsquery('simple', $1) q";
 
 /// The match expression: FTS5 `"w1" AND "w2"*`, or tsquery `'w1' & 'w2':*`. Each word is
 /// quoted (quotes inside doubled, backslashes escaped for tsquery), so no word is an operator.
@@ -275,6 +302,7 @@ pub async fn query(c: &mut Conn, scope: &Scope, q: &Query) -> Result<Hits, Error
         return Ok(Hits {
             items: Vec::new(),
             more: false,
+            capped: false,
         });
     }
     let postgres = c.backend_name() == "PostgreSQL";
@@ -304,30 +332,42 @@ pub async fn query(c: &mut Conn, scope: &Scope, q: &Query) -> Result<Hits, Error
         f.and("s.brand_id = ?", vec![b.0]);
     }
     let limit = i64::from(q.limit.clamp(1, 200));
+    let cap = f.bind(i64::from(CANDIDATES));
     let lim = f.bind(limit + 1);
     let off = f.bind(i64::from(q.offset.min(MAX_OFFSET)));
-    let (head, order) = if postgres {
+    let (head, tail) = if postgres {
         (
             HEAD_POSTGRES,
-            "ts_rank(s.tsv, q) DESC, s.updated_at DESC, s.id DESC",
+            format!(
+                " ORDER BY s.id DESC LIMIT {cap}) m JOIN search_docs d ON d.id = m.id CROSS JOIN to_tsquery('simple', $1) q
+                 ORDER BY ts_rank(d.tsv, q) DESC, d.updated_at DESC, d.id DESC LIMIT {lim} OFFSET {off}"
+            ),
         )
     } else {
-        (HEAD_SQLITE, "search_fts.rank")
-    };
-    let rows: Vec<HitRow> = f
-        .fetch_all(
-            c,
-            head,
-            &format!(" ORDER BY {order} LIMIT {lim} OFFSET {off}"),
+        (
+            HEAD_SQLITE,
+            format!(
+                " ORDER BY search_fts.rowid DESC LIMIT {cap})
+                  ORDER BY score, rid DESC LIMIT {lim} OFFSET {off}) m
+                 CROSS JOIN search_docs d WHERE d.id = m.rid ORDER BY m.score, m.rid DESC"
+            ),
         )
-        .await?;
+    };
+    let rows: Vec<HitRow> = f.fetch_all(c, head, &tail).await?;
+    let capped = rows
+        .first()
+        .is_some_and(|r| r.matched >= i64::from(CANDIDATES));
     let mut items = rows
         .into_iter()
         .map(Hit::try_from)
         .collect::<Result<Vec<_>, _>>()?;
     let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(Hits { items, more })
+    Ok(Hits {
+        items,
+        more,
+        capped,
+    })
 }
 
 /// Restricts `search_docs s` to what `scope` may see, as the owning records' own queries do

@@ -528,29 +528,60 @@ pub struct NewClock {
     pub warn_at: Option<Timestamp>,
 }
 
-/// Starts a clock unless the subject already has one for the metric; the new row, or None.
-pub async fn insert_clock(c: &mut Conn, k: &NewClock) -> Result<Option<SlaClock>, Error> {
-    let row: Option<ClockRow> = sqlx::query_as(
-        "INSERT INTO sla_clocks (subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', 1, $8, $8)
-         ON CONFLICT (subject_kind, subject_id, metric) DO NOTHING
+/// Starts the clocks of `ks` in one statement, each unless its subject already has a clock for
+/// its metric; returns the new rows in the order of `ks` (those not started are left out).
+pub async fn insert_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaClock>, Error> {
+    if ks.is_empty() {
+        return Ok(Vec::new());
+    }
+    const COLUMNS: usize = 12;
+    let mut sql = String::from(
+        "INSERT INTO sla_clocks (subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES ",
+    );
+    for i in 0..ks.len() {
+        let b = i * COLUMNS;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 1..=COLUMNS {
+            sql.push_str(&format!("${}, ", b + col));
+        }
+        sql.push_str(&format!("'[]', 1, ${0}, ${0})", b + 8));
+    }
+    sql.push_str(
+        " ON CONFLICT (subject_kind, subject_id, metric) DO NOTHING
          RETURNING id, subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, paused_at, pauses, stopped_at, outcome, warned_at, breached_at, escalated_at, version, created_at, updated_at",
-    )
-    .bind(k.subject.kind.as_str())
-    .bind(k.subject.id)
-    .bind(k.brand_id.map(|b| b.0))
-    .bind(k.customer_id.map(|b| b.0))
-    .bind(k.metric.as_str())
-    .bind(k.policy_id.map(|p| p.0))
-    .bind(k.calendar_id.0)
-    .bind(k.started_at.0)
-    .bind(k.target_ms)
-    .bind(k.warn_ms)
-    .bind(k.due_at.map(|t| t.0))
-    .bind(k.warn_at.map(|t| t.0))
-    .fetch_optional(&mut *c)
-    .await?;
-    row.map(SlaClock::try_from).transpose()
+    );
+    // Built from this function's literals and placeholders only.
+    let mut q = sqlx::query_as::<_, ClockRow>(AssertSqlSafe(sql));
+    for k in ks {
+        q = q
+            .bind(k.subject.kind.as_str())
+            .bind(k.subject.id)
+            .bind(k.brand_id.map(|b| b.0))
+            .bind(k.customer_id.map(|b| b.0))
+            .bind(k.metric.as_str())
+            .bind(k.policy_id.map(|p| p.0))
+            .bind(k.calendar_id.0)
+            .bind(k.started_at.0)
+            .bind(k.target_ms)
+            .bind(k.warn_ms)
+            .bind(k.due_at.map(|t| t.0))
+            .bind(k.warn_at.map(|t| t.0));
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    let mut clocks = rows
+        .into_iter()
+        .map(SlaClock::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING gives rows in no promised order.
+    clocks.sort_by_key(|k| {
+        ks.iter()
+            .position(|n| n.subject == k.subject && n.metric == k.metric)
+            .unwrap_or(usize::MAX)
+    });
+    Ok(clocks)
 }
 
 /// Writes every mutable column of a clock read at `read_version`, moving it to

@@ -112,3 +112,140 @@ impl Filter {
         )
     }
 }
+
+/// A value for a [`Batch`] statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_string()))
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        Value::Text(v.map(str::to_string))
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+
+/// Statements whose results nobody reads (a history row, an audit row, a search document),
+/// collected inside a write and sent together by [`Batch::run`]. On SQLite they go to the
+/// connection as one multi-statement query — one round trip to sqlx's connection thread instead
+/// of one each, which is what a statement costs most inside the single writer. PostgreSQL does
+/// not take several statements in one prepared query; there they run one after another. Either
+/// way they run in the caller's transaction, in the order pushed, and the first error stops the
+/// rest (the caller's write then rolls back).
+#[derive(Debug, Default)]
+pub struct Batch {
+    parts: Vec<(&'static str, Vec<Value>)>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a statement with its own `$1…$n` placeholders, one value each.
+    pub fn push(&mut self, sql: &'static str, values: Vec<Value>) {
+        self.parts.push((sql, values));
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn bind_all(args: &mut AnyArguments, values: Vec<Value>) {
+        for v in values {
+            match v {
+                Value::Int(i) => args.add(i),
+                Value::Text(t) => args.add(t),
+            }
+            .expect("Any encodes integers and text");
+        }
+    }
+
+    pub async fn run(self, c: &mut Conn) -> Result<(), Error> {
+        if self.parts.len() <= 1 || c.backend_name() == "PostgreSQL" {
+            for (sql, values) in self.parts {
+                let mut args = AnyArguments::default();
+                Self::bind_all(&mut args, values);
+                sqlx::query_with::<Any, AnyArguments>(sql, args)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let mut sql = String::new();
+        let mut args = AnyArguments::default();
+        let mut offset = 0;
+        for (part, values) in self.parts {
+            let n = values.len();
+            renumber(&mut sql, part, offset);
+            sql.push_str(";\n");
+            Self::bind_all(&mut args, values);
+            offset += n;
+        }
+        // Only this crate's statement literals, their placeholders renumbered.
+        sqlx::query_with::<Any, AnyArguments>(AssertSqlSafe(sql), args)
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Appends `sql` with each placeholder `$n` written as `$(n + offset)`.
+fn renumber(out: &mut String, sql: &str, offset: usize) {
+    let mut chars = sql.chars().peekable();
+    while let Some(ch) = chars.next() {
+        out.push(ch);
+        if ch == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut n = 0usize;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = n * 10 + d as usize;
+                chars.next();
+            }
+            out.push_str(&(n + offset).to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_renumbered() {
+        let mut s = String::new();
+        super::renumber(&mut s, "INSERT INTO t (a, b) VALUES ($1, $2)", 0);
+        super::renumber(&mut s, " UPDATE t SET a = $2 WHERE b = $1 OR c = $10", 7);
+        assert_eq!(
+            s,
+            "INSERT INTO t (a, b) VALUES ($1, $2) UPDATE t SET a = $9 WHERE b = $8 OR c = $17"
+        );
+    }
+}

@@ -523,6 +523,27 @@ pub async fn insert_event(c: &mut Conn, e: &NewEvent<'_>) -> Result<i64, Error> 
     Ok(id)
 }
 
+/// `insert_event`, sent with the other statements of `b` (the new row's id is not needed).
+pub fn insert_event_into(b: &mut crate::sql::Batch, e: &NewEvent<'_>) {
+    b.push(
+        "INSERT INTO ticket_events (ticket_id, brand_id, at, actor_id, actor_label, event, from_status, to_status, owner_user_id, owner_queue_id, data)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        vec![
+            e.ticket_id.0.into(),
+            e.brand_id.map(|x| x.0).into(),
+            e.at.0.into(),
+            e.actor_id.map(|x| x.0).into(),
+            e.actor_label.into(),
+            e.event.into(),
+            e.from.as_str().into(),
+            e.to.as_str().into(),
+            e.owner.user().map(|x| x.0).into(),
+            e.owner.queue().map(|x| x.0).into(),
+            e.data.to_string().into(),
+        ],
+    );
+}
+
 /// One line of a ticket's history.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EventRecord {

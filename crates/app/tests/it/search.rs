@@ -659,3 +659,154 @@ async fn brands_and_dealers_find_only_their_own() {
     })
     .await;
 }
+
+/// `n` ticket documents from record id `first`, written in one go: `tokens` as their words,
+/// `brand` and `status` as their facets.
+async fn many_docs(
+    w: &World,
+    first: i64,
+    n: i64,
+    tokens: &str,
+    brand: Option<BrandId>,
+    status: &str,
+) {
+    let at = w.clock.now().0;
+    let docs: Vec<store::search::DocRow> = (first..first + n)
+        .map(|id| store::search::DocRow {
+            kind: DocKind::Ticket,
+            doc_id: id,
+            brand_id: brand,
+            customer_id: None,
+            status: Some(status.into()),
+            sub_kind: Some("repair".into()),
+            updated_at: at + id,
+            title: format!("工单 {id}"),
+            body: tokens.replace(' ', ""),
+            tokens: tokens.into(),
+        })
+        .collect();
+    let backend = w.app.db.backend();
+    w.app
+        .db
+        .write(move |c| Box::pin(async move { store::bulk::search_docs(c, backend, &docs).await }))
+        .await
+        .expect("index documents");
+}
+
+#[tokio::test]
+async fn a_common_word_ranks_the_best_of_its_newest_matches() {
+    each_backend(|db, which| async move {
+        let w = World::new(db, which);
+        let admin = w.user("admin.cap", &["admin"]).await;
+        let aqua = w.brand("AQUA", "清泉净水").await;
+        let cap = i64::from(store::search::CANDIDATES);
+        // Oldest: 30 documents where the word is everything (they would rank first), owned by
+        // AQUA and closed; then `cap` ordinary matches of the company's own; among those, 5
+        // strong ones.
+        many_docs(&w, 1, 30, "漏水 漏水 漏水 漏水 冰箱", Some(aqua), "closed").await;
+        many_docs(&w, 1000, 400, "漏水 冰箱 上门 维修 师傅", None, "open").await;
+        many_docs(&w, 1400, 5, "漏水 漏水 漏水 漏水 冰箱", None, "open").await;
+        many_docs(
+            &w,
+            1405,
+            cap - 405,
+            "漏水 冰箱 上门 维修 师傅",
+            None,
+            "open",
+        )
+        .await;
+
+        // The admin sees cap + 30 matches: the best ranked are the strong ones among the
+        // newest `cap`; the 30 oldest are not ranked at all, and the page says so.
+        let p = find(
+            &w,
+            &admin,
+            SearchInput {
+                limit: Some(5),
+                ..q("漏水")
+            },
+        )
+        .await;
+        assert!(p.capped, "{which:?}: capped");
+        let mut best: Vec<i64> = p.items.iter().map(|h| h.id).collect();
+        best.sort_unstable();
+        assert_eq!(best, [1400, 1401, 1402, 1403, 1404], "{which:?}");
+        assert!(
+            p.items[0]
+                .snippet
+                .iter()
+                .any(|s| s.hit && s.text.contains("漏水")),
+            "{which:?}: highlight"
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        let mut input = SearchInput {
+            limit: Some(200),
+            ..q("漏水")
+        };
+        loop {
+            let p = find(&w, &admin, input.clone()).await;
+            seen.extend(p.items.iter().map(|h| h.id));
+            match p.next {
+                Some(c) => input.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert!(
+            seen.iter().all(|id| *id >= 1000),
+            "{which:?}: an old match was ranked"
+        );
+
+        // Filters and scopes apply before the cap: the closed documents and AQUA's are among
+        // the oldest, yet found, and no cap is reported for so few.
+        let p = find(
+            &w,
+            &admin,
+            SearchInput {
+                status: Some("closed".into()),
+                limit: Some(50),
+                ..q("漏水")
+            },
+        )
+        .await;
+        assert!(!p.capped, "{which:?}");
+        assert_eq!(p.items.len(), 30, "{which:?}");
+        assert!(
+            p.items
+                .iter()
+                .all(|h| h.id < 1000 && h.status.as_deref() == Some("closed"))
+        );
+        let brand = w
+            .user_linked("aqua.cap", &["brand_user"], Some(aqua), None)
+            .await;
+        let p = find(
+            &w,
+            &brand,
+            SearchInput {
+                limit: Some(50),
+                ..q("漏水")
+            },
+        )
+        .await;
+        assert!(!p.capped, "{which:?}");
+        assert_eq!(
+            p.items.len(),
+            30,
+            "{which:?}: the brand sees its own old documents"
+        );
+        assert!(
+            p.items.iter().all(|h| h.brand_id == Some(aqua.0)),
+            "{which:?}"
+        );
+
+        // Fewer matches than the cap are all ranked, and no cap is reported.
+        let p = find(&w, &admin, q("师傅")).await;
+        assert!(!p.capped, "{which:?}: 师傅 is in {} documents", cap - 5);
+        let p = find(&w, &admin, q("冰箱漏水")).await;
+        assert!(p.capped, "{which:?}");
+        many_docs(&w, 9000, 3, "空调 异响", None, "open").await;
+        let p = find(&w, &admin, q("异响")).await;
+        assert!(!p.capped, "{which:?}");
+        assert_eq!(p.items.len(), 3, "{which:?}");
+    })
+    .await;
+}

@@ -69,6 +69,8 @@ pub struct SearchPageView {
     pub kinds: Vec<&'static str>,
     pub hits: Vec<Hit>,
     pub searched: bool,
+    /// More matched than were ranked: the page says only the newest were.
+    pub capped: bool,
     pub error: Option<String>,
     pub next_href: Option<String>,
     pub first_href: Option<String>,
@@ -90,6 +92,7 @@ pub async fn page(
         kinds: search::DocKind::ALL.iter().map(|k| k.as_str()).collect(),
         hits: Vec::new(),
         searched: false,
+        capped: false,
         error: None,
         next_href: None,
         first_href: None,
@@ -126,6 +129,7 @@ pub async fn page(
                 .map(|h| Hit::of(h, settings))
                 .collect();
             view.searched = true;
+            view.capped = page.capped;
         }
         // A query too long or a bad filter: said on the page, next to the form.
         Err(e @ Error::Validation { .. }) => view.error = Some(error_message(&view.c, &e)),

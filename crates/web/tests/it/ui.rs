@@ -526,6 +526,40 @@ async fn the_search_box_finds_records_of_every_kind_with_marked_words() {
 }
 
 #[tokio::test]
+async fn a_search_with_too_many_matches_says_only_the_newest_were_ranked() {
+    let s = site().await;
+    let b = sign_in(&s.router, "admin", "secret-pass-1").await;
+    let docs: Vec<store::search::DocRow> = (1..=i64::from(store::search::CANDIDATES) + 1)
+        .map(|id| store::search::DocRow {
+            kind: store::search::DocKind::Ticket,
+            doc_id: id,
+            brand_id: None,
+            customer_id: None,
+            status: Some("open".into()),
+            sub_kind: Some("repair".into()),
+            updated_at: id,
+            title: format!("冰箱漏水 {id}"),
+            body: String::new(),
+            tokens: format!("冰箱 漏水 {id}"),
+        })
+        .collect();
+    let backend = s.app.db.backend();
+    s.app
+        .db
+        .write(move |c| Box::pin(async move { store::bulk::search_docs(c, backend, &docs).await }))
+        .await
+        .expect("documents");
+    let r = get(&s.router, &b, &format!("/search?q={}", enc("漏水"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("id=\"search-capped\""), "{}", r.body);
+    assert!(r.body.contains("匹配的记录达到 2,000 条以上"), "{}", r.body);
+    assert!(r.body.contains("<mark>漏水</mark>"), "{}", r.body);
+    let r = get(&s.router, &b, &format!("/search?q={}", enc("2001"))).await;
+    assert!(r.body.contains("href=\"/tickets/2001\""), "{}", r.body);
+    assert!(!r.body.contains("search-capped"), "one match is not capped");
+}
+
+#[tokio::test]
 async fn hostile_input_is_shown_as_text() {
     let s = site().await;
     let b = sign_in(&s.router, "admin", "secret-pass-1").await;
