@@ -112,12 +112,13 @@ pub async fn receive(app: &App, mut mp: Multipart) -> Result<Received, app::Erro
 
 /// `filename*` per RFC 5987: UTF-8, percent-encoded outside attr-char.
 fn rfc5987(name: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(name.len() * 3);
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out

@@ -179,7 +179,7 @@ async fn files_are_kept_once_by_content_and_seen_like_their_ticket() {
         assert_eq!(a.id, a1.id);
         assert_eq!(a.file_name, "故障照片.jpg", "{which:?}");
         assert_eq!(a.content_type, "image/jpeg");
-        assert_eq!(a.size, photo.len() as i64);
+        assert_eq!(a.size, i64::try_from(photo.len()).unwrap());
         assert_eq!(a.sha256, sha(&photo));
         assert_eq!(a.added_by, "agent.li 的名字");
         let d = attachments::open(&w.app, &agent, a1.id).await.unwrap();

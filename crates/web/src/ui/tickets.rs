@@ -178,6 +178,7 @@ fn see_other(to: &str) -> Response {
 }
 
 /// A file size for people: 532 B, 12.5 KB, 3.2 MB.
+#[allow(clippy::trivially_copy_pass_by_ref)] // askama passes arguments by reference
 pub fn human_size(bytes: &i64) -> String {
     #[allow(clippy::cast_precision_loss)] // one decimal shown
     let b = *bytes as f64;
@@ -942,6 +943,7 @@ pub struct ShowPage {
 
 impl ShowPage {
     /// The attachments that came with message `id`.
+    #[allow(clippy::trivially_copy_pass_by_ref)] // askama passes arguments by reference
     pub fn files_of(&self, id: &i64) -> Vec<&app::tickets::AttachmentView> {
         self.t
             .attachments
