@@ -701,13 +701,8 @@ pub(crate) async fn keep_mail_parts(app: &App, parts: &[MailPart]) -> Result<Mai
         return Ok(out);
     }
     let limit = app.settings.max_attachment_bytes;
+    // Without a files folder attachments are off: the message still lists the parts by name.
     if app.settings.files_dir.is_none() {
-        for p in parts {
-            out.refused.push((
-                clean_name(p.name.as_deref().unwrap_or("")),
-                "not kept: no files folder is configured".into(),
-            ));
-        }
         return Ok(out);
     }
     for p in parts {
