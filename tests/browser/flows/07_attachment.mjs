@@ -57,10 +57,18 @@ function png(w, h, seed) {
 export async function run({ page, context, baseUrl, shot }) {
   await login(page, baseUrl, 'agent');
   await page.goto(`${baseUrl}/tickets?queue=all`);
-  const first = page.locator('#ticket-rows a[href^="/tickets/"]').first();
-  await first.waitFor();
-  await Promise.all([page.waitForURL((u) => /^\/tickets\/\d+$/.test(u.pathname)), first.click()]);
-  const ticketUrl = page.url().split('?')[0];
+  await page.locator('#ticket-rows a[href^="/tickets/"]').first().waitFor();
+  const hrefs = await page.locator('#ticket-rows a[href^="/tickets/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  // The first open ticket: it has the composer.
+  let ticketUrl = null;
+  for (const h of hrefs) {
+    await page.goto(`${baseUrl}${h}`);
+    if ((await page.locator('#messages form.reply-form').count()) > 0) {
+      ticketUrl = page.url().split('?')[0];
+      break;
+    }
+  }
+  assert.ok(ticketUrl, 'an open ticket to reply on');
   const before = await page.locator('#attachments tbody tr').count();
 
   // A reply with a photo.
