@@ -38,8 +38,17 @@ pub enum Error {
     /// The ticket workflow refused a move (`domain::ticket` decides; the code names why).
     #[error("{0}")]
     Workflow(#[from] domain::ticket::TicketError),
+    /// A file over the size limit (attachments).
+    #[error("the file exceeds {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    /// A file whose bytes are not of an accepted type (attachments).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("internal error")]
     Store(#[source] store::Error),
+    /// Reading or writing the files folder failed.
+    #[error("internal error")]
+    Io(#[source] std::io::Error),
     /// Raised inside a create's transaction when a concurrent retry recorded the same key
     /// first; `create_once` turns it into a replay. It never reaches a caller.
     #[doc(hidden)]
@@ -78,7 +87,9 @@ impl Error {
                     T::MergeIntoSelf => "merge_into_self",
                 }
             }
-            Error::Store(_) | Error::Replay(_) => "internal",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::Store(_) | Error::Io(_) | Error::Replay(_) => "internal",
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod aliyun;
+pub mod attachments;
 pub mod auth;
 mod ctx;
 pub mod demo;
@@ -89,6 +90,12 @@ pub struct Settings {
     /// 阿里云语音服务 credentials for click-to-call (`KEFU_VOICE_ALIYUN_*`); without them the
     /// dial button says click-to-call is not configured.
     pub voice_aliyun: Option<telephony::AliyunVoiceConfig>,
+    /// The data folder's `files/` (`--data-dir`), where attachments are kept under their
+    /// SHA-256 — on local disk also when the database is PostgreSQL (every node needs the same
+    /// folder, e.g. a shared mount). None: uploads are refused, saying so.
+    pub files_dir: Option<std::path::PathBuf>,
+    /// Largest attachment accepted (`KEFU_MAX_ATTACHMENT_BYTES`, default 20 MiB).
+    pub max_attachment_bytes: u64,
 }
 
 impl Default for Settings {
@@ -111,6 +118,8 @@ impl Default for Settings {
             hotline_landline: None,
             hotline_answer_target_secs: 15,
             voice_aliyun: None,
+            files_dir: None,
+            max_attachment_bytes: attachments::DEFAULT_MAX_BYTES,
         }
     }
 }

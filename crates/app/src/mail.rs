@@ -80,6 +80,8 @@ pub struct MailContent {
     /// The text as sent (text/plain, else text/html as text), quotes included.
     pub text: String,
     pub attachments: Vec<AttachmentMeta>,
+    /// The attachments' bytes, kept on the ticket (`attachments::keep_mail_parts`).
+    pub parts: Vec<crate::attachments::MailPart>,
 }
 
 /// A mail as read: its envelope, and its content or why it cannot be read.
@@ -213,6 +215,13 @@ pub fn read(raw: &[u8]) -> ReadMail {
             .body_text(0)
             .map(std::borrow::Cow::into_owned)
             .unwrap_or_default();
+        let parts = msg
+            .attachments()
+            .map(|p| crate::attachments::MailPart {
+                name: p.attachment_name().map(str::to_string),
+                bytes: std::sync::Arc::new(p.contents().to_vec()),
+            })
+            .collect();
         let attachments = msg
             .attachments()
             .map(|p| AttachmentMeta {
@@ -231,6 +240,7 @@ pub fn read(raw: &[u8]) -> ReadMail {
             answers,
             text,
             attachments,
+            parts,
         })
     });
     ReadMail { envelope, content }
@@ -762,6 +772,8 @@ async fn process(
             .as_deref()
             .is_some_and(|e| e.eq_ignore_ascii_case(&sender.address));
         let number = t.number.clone();
+        // The bytes are kept before the transaction that names them.
+        let files = crate::attachments::keep_mail_parts(app, &content.parts).await?;
         let settled = app
             .db
             .write(move |c| {
@@ -812,6 +824,8 @@ async fn process(
                         },
                     )
                     .await?;
+                    crate::attachments::record_mail_parts(c, &t, &files, Some(mid), &label, now)
+                        .await?;
                     audit
                         .write(
                             c,
@@ -883,9 +897,18 @@ async fn process(
     };
     let tid = TicketId(created.id);
     let meta = json!({ "answers": content.answers, "attachments": content.attachments, "recipients": envelope.recipients, "matched_by": if created.attached { "open_ticket_of_customer" } else { "new_ticket" } });
+    let files = crate::attachments::keep_mail_parts(app, &content.parts).await?;
+    let label: String = sender.address.chars().take(200).collect();
+    let scope = ctx.scope.clone();
     app.db
         .write(move |c| {
-            Box::pin(async move { mails::settle(c, id, status, tid, &meta, now).await })
+            Box::pin(async move {
+                if mails::settle(c, id, status, tid, &meta, now).await? {
+                    let t = ticket_store::get(c, &scope, tid).await?;
+                    crate::attachments::record_mail_parts(c, &t, &files, None, &label, now).await?;
+                }
+                Ok::<_, Error>(())
+            })
         })
         .await?;
     let r = app

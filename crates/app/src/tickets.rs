@@ -386,13 +386,7 @@ pub struct ReviewView {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AttachmentView {
-    pub id: i64,
-    pub file_name: String,
-    pub content_type: String,
-    pub size: i64,
-}
+pub use crate::attachments::AttachmentView;
 
 /// Everything the ticket page shows.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -1637,11 +1631,16 @@ pub async fn get(app: &App, ctx: &Ctx, id: TicketId) -> Result<TicketView> {
             Box::pin(async move {
                 let t = tickets::get(c, &scope, id).await?;
                 let plan = tickets::plan_parts(c, id, t.round).await?;
-                let events = tickets::events(c, id).await?;
+                let mut events = tickets::events(c, id).await?;
+                if !internal {
+                    // Attachments of internal notes are the desk's own.
+                    events
+                        .retain(|e| e.data.get("internal") != Some(&serde_json::Value::Bool(true)));
+                }
                 let messages = tickets::messages(c, id, internal).await?;
                 let comps = tickets::compensations(c, id).await?;
                 let review = tickets::review_of(c, id).await?;
-                let files = tickets::attachments(c, id).await?;
+                let files = tickets::attachments(c, id, internal).await?;
                 let names = Names::load(c).await?;
                 let customer_name = match t.customer_id {
                     Some(cu) => customers::get(c, &scope, cu).await.ok().map(|c| c.name),
@@ -1789,12 +1788,7 @@ fn view(app: &App, ctx: &Ctx, l: Loaded) -> TicketView {
         }),
         attachments: files
             .into_iter()
-            .map(|a| AttachmentView {
-                id: a.id,
-                file_name: a.file_name,
-                content_type: a.content_type,
-                size: a.size,
-            })
+            .map(|a| crate::attachments::view(app, a))
             .collect(),
         actions,
     }
@@ -3165,12 +3159,15 @@ pub struct PublicTicketView {
     pub created_at: String,
     pub plan: Vec<PlanPartView>,
     pub messages: Vec<MessageView>,
+    /// Files the requester and the desk shared (never those of internal notes); `url` is the
+    /// download through this link.
+    pub attachments: Vec<AttachmentView>,
     pub can_confirm: bool,
     pub can_reopen: bool,
     pub version: i64,
 }
 
-async fn by_link(c: &mut Conn, number: &str, key: &str) -> Result<Ticket> {
+pub(crate) async fn by_link(c: &mut Conn, number: &str, key: &str) -> Result<Ticket> {
     let t = tickets::get_by_number(c, &Scope::All, number).await?;
     let stored = tickets::access_key_hash(c, t.id()).await?;
     let given = crate::secret::digest(key);
@@ -3182,18 +3179,31 @@ async fn by_link(c: &mut Conn, number: &str, key: &str) -> Result<Ticket> {
 
 pub async fn public_view(app: &App, number: &str, key: &str) -> Result<PublicTicketView> {
     let (number, key) = (number.to_string(), key.to_string());
-    let (t, plan, messages, names) = app
+    let link_key = key.clone();
+    let (t, plan, messages, files, names) = app
         .db
         .read(move |c| {
             Box::pin(async move {
                 let t = by_link(c, &number, &key).await?;
                 let plan = tickets::plan_parts(c, t.id(), t.round).await?;
                 let messages = tickets::messages(c, t.id(), false).await?;
+                let files = tickets::attachments(c, t.id(), false).await?;
                 let names = Names::load(c).await?;
-                Ok::<_, Error>((t, plan, messages, names))
+                Ok::<_, Error>((t, plan, messages, files, names))
             })
         })
         .await?;
+    let attachments = files
+        .into_iter()
+        .map(|a| {
+            let staff = a.created_by.is_some();
+            let mut v = crate::attachments::view(app, a);
+            v.url = format!("/t/{}/files/{}?k={}", t.number, v.id, link_key);
+            // The requester sees "you" or the service, not staff names.
+            v.added_by = if staff { "service" } else { "requester" }.into();
+            v
+        })
+        .collect();
     let signed = plan.iter().all(|p| p.signed_by.is_some());
     Ok(PublicTicketView {
         number: t.number.clone(),
@@ -3231,6 +3241,7 @@ pub async fn public_view(app: &App, number: &str, key: &str) -> Result<PublicTic
                 body: m.body,
             })
             .collect(),
+        attachments,
         can_confirm: t.state.status == TicketStatus::Resolved,
         can_reopen: matches!(
             t.state.status,

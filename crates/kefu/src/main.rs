@@ -120,6 +120,9 @@ struct JobArgs {
     /// Background jobs run at once by this process.
     #[arg(long, env = "KEFU_JOB_CONCURRENCY", default_value_t = 16)]
     job_concurrency: usize,
+    /// Largest ticket attachment accepted, in bytes (default 20 MiB).
+    #[arg(long, env = "KEFU_MAX_ATTACHMENT_BYTES", default_value_t = app::attachments::DEFAULT_MAX_BYTES)]
+    max_attachment_bytes: u64,
 }
 
 fn non_empty(v: Option<&str>) -> Option<&str> {
@@ -239,6 +242,7 @@ impl JobArgs {
                     .map_err(|e| anyhow::anyhow!("KEFU_WECHAT_FIELDS: {e}"))?,
             },
             sla_alert_email: non_empty(self.sla_alert_email.as_deref()).map(str::to_string),
+            max_attachment_bytes: self.max_attachment_bytes.max(1),
             ..Settings::default()
         })
     }
@@ -648,12 +652,15 @@ fn logging(format: &str) {
     }
 }
 
-async fn open_app(db: &DbArgs, settings: Settings) -> Result<App> {
+async fn open_app(db: &DbArgs, mut settings: Settings) -> Result<App> {
+    // Attachments live in the data folder's files/ on every backend (on PostgreSQL too: then
+    // every node needs the same folder).
+    let files = db.data_dir.join("files");
+    std::fs::create_dir_all(&files).with_context(|| format!("creating {}", files.display()))?;
+    settings.files_dir = Some(files);
     let opts = if let Some(url) = &db.database {
         OpenOptions::new(url.clone())
     } else {
-        std::fs::create_dir_all(db.data_dir.join("files"))
-            .with_context(|| format!("creating {}", db.data_dir.display()))?;
         OpenOptions::sqlite_in(&db.data_dir)
     };
     let database = Db::open(&opts)

@@ -1025,6 +1025,7 @@ pub async fn update_review(c: &mut Conn, r: &ReviewRecord, at: Timestamp) -> Res
 
 // ---------------------------------------------------------------- attachments
 
+/// An attachment's row, with who added it and whether it belongs to an internal note.
 #[derive(Debug, Clone, serde::Serialize, FromRow)]
 pub struct AttachmentRecord {
     pub id: i64,
@@ -1034,55 +1035,113 @@ pub struct AttachmentRecord {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
+    pub created_by: Option<i64>,
+    pub author_name: Option<String>,
+    pub author_label: Option<String>,
+    /// 1 when the message it belongs to is an internal note.
+    pub internal: i64,
     pub created_at: i64,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A new attachment row; the bytes are already durable under `sha256`.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    pub message_id: Option<i64>,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub sha256: &'a str,
+    pub by: Option<UserId>,
+    pub label: Option<&'a str>,
+    pub at: Timestamp,
+}
+
 pub async fn insert_attachment(
     c: &mut Conn,
     ticket: &Ticket,
-    message_id: Option<i64>,
-    file_name: &str,
-    content_type: &str,
-    size: i64,
-    sha256: &str,
-    by: Option<UserId>,
-    at: Timestamp,
+    a: &NewAttachment<'_>,
 ) -> Result<i64, Error> {
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO ticket_attachments (ticket_id, message_id, brand_id, file_name, content_type, size, sha256, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO ticket_attachments (ticket_id, message_id, brand_id, file_name, content_type, size, sha256, created_by, author_label, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(ticket.id().0)
-    .bind(message_id)
+    .bind(a.message_id)
     .bind(ticket.brand_id.map(|x| x.0))
-    .bind(file_name)
-    .bind(content_type)
-    .bind(size)
-    .bind(sha256)
-    .bind(by.map(|x| x.0))
-    .bind(at.0)
+    .bind(a.file_name)
+    .bind(a.content_type)
+    .bind(a.size)
+    .bind(a.sha256)
+    .bind(a.by.map(|x| x.0))
+    .bind(a.label)
+    .bind(a.at.0)
     .fetch_one(&mut *c)
     .await?;
     Ok(id)
 }
 
-pub async fn attachments(c: &mut Conn, id: TicketId) -> Result<Vec<AttachmentRecord>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT id, ticket_id, message_id, file_name, content_type, size, sha256, created_at FROM ticket_attachments WHERE ticket_id = $1 ORDER BY id",
-    )
-    .bind(id.0)
-    .fetch_all(&mut *c)
-    .await?)
+macro_rules! select_attachments {
+    () => {
+        "SELECT a.id, a.ticket_id, a.message_id, a.file_name, a.content_type, a.size, a.sha256, a.created_by, u.display_name AS author_name, a.author_label, CASE WHEN m.visibility = 'internal' THEN 1 ELSE 0 END AS internal, a.created_at
+     FROM ticket_attachments a LEFT JOIN users u ON u.id = a.created_by LEFT JOIN ticket_messages m ON m.id = a.message_id"
+    };
 }
 
+/// A ticket's attachments, oldest first; `internal` false leaves out those of internal notes
+/// (what the requester's side may see).
+pub async fn attachments(
+    c: &mut Conn,
+    id: TicketId,
+    internal: bool,
+) -> Result<Vec<AttachmentRecord>, Error> {
+    let sql = if internal {
+        concat!(
+            select_attachments!(),
+            " WHERE a.ticket_id = $1 ORDER BY a.id"
+        )
+    } else {
+        concat!(
+            select_attachments!(),
+            " WHERE a.ticket_id = $1 AND (m.visibility IS NULL OR m.visibility <> 'internal') ORDER BY a.id"
+        )
+    };
+    Ok(sqlx::query_as(sql).bind(id.0).fetch_all(&mut *c).await?)
+}
+
+/// One attachment by id (the caller checks the ticket's visibility).
 pub async fn attachment(c: &mut Conn, id: i64) -> Result<AttachmentRecord, Error> {
-    Ok(sqlx::query_as(
-        "SELECT id, ticket_id, message_id, file_name, content_type, size, sha256, created_at FROM ticket_attachments WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut *c)
-    .await?)
+    sqlx::query_as(concat!(select_attachments!(), " WHERE a.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// The visibility of a message of ticket `ticket` (reply | internal | inbound), None when the
+/// ticket has no such message.
+pub async fn message_visibility(
+    c: &mut Conn,
+    ticket: TicketId,
+    message: i64,
+) -> Result<Option<String>, Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT visibility FROM ticket_messages WHERE id = $1 AND ticket_id = $2")
+            .bind(message)
+            .bind(ticket.0)
+            .fetch_optional(&mut *c)
+            .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Moves a ticket's `updated_at` without a new version: something was added beside the ticket
+/// (an attachment) and an agent's open edit stays valid.
+pub async fn touch(c: &mut Conn, id: TicketId, at: Timestamp) -> Result<(), Error> {
+    sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2 AND updated_at < $1")
+        .bind(at.0)
+        .bind(id.0)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }
 
 /// Marks a ticket escalated (an SLA breach, an urge past the threshold); the first escalation

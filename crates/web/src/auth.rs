@@ -178,10 +178,14 @@ async fn csrf_ok(headers: &HeaderMap, body: Body, expected: &str) -> (bool, Body
     if let Some(h) = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) {
         return (constant_eq(h, expected), body);
     }
-    let is_form = headers
+    let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        .unwrap_or("");
+    if let Some(boundary) = multipart_boundary(ct) {
+        return multipart_csrf(body, &boundary, expected).await;
+    }
+    let is_form = ct.starts_with("application/x-www-form-urlencoded");
     if !is_form {
         return (false, body);
     }
@@ -190,6 +194,76 @@ async fn csrf_ok(headers: &HeaderMap, body: Body, expected: &str) -> (bool, Body
     };
     let ok = form_field(&bytes, "_csrf").is_some_and(|v| constant_eq(&v, expected));
     (ok, Body::from(bytes))
+}
+
+fn multipart_boundary(ct: &str) -> Option<String> {
+    let (kind, params) = ct.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.split(';').find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// How much of a multipart body is read to find its first field.
+const CSRF_PREFIX_MAX: usize = 16 * 1024;
+
+/// A multipart form (an upload) carries `_csrf` as its FIRST field, as our forms place it: only
+/// that much of the body is read here, and the body is handed on whole, still streaming.
+async fn multipart_csrf(body: Body, boundary: &str, expected: &str) -> (bool, Body) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut prefix: Vec<u8> = Vec::new();
+    let mut verdict = None;
+    while verdict.is_none() {
+        match stream.next().await {
+            Some(Ok(chunk)) => prefix.extend_from_slice(&chunk),
+            Some(Err(_)) => return (false, Body::empty()),
+            None => {
+                verdict = Some(first_field_is(&prefix, boundary, expected).unwrap_or(false));
+                break;
+            }
+        }
+        verdict = first_field_is(&prefix, boundary, expected);
+        if verdict.is_none() && prefix.len() > CSRF_PREFIX_MAX {
+            verdict = Some(false);
+        }
+    }
+    let head =
+        futures::stream::once(async move { Ok::<_, axum::Error>(axum::body::Bytes::from(prefix)) });
+    (
+        verdict.unwrap_or(false),
+        Body::from_stream(head.chain(stream)),
+    )
+}
+
+/// Some(whether the first part is `_csrf` with the expected value), None while more bytes are
+/// needed to tell.
+fn first_field_is(buf: &[u8], boundary: &str, expected: &str) -> Option<bool> {
+    let open = format!("--{boundary}\r\n");
+    let start = find(buf, open.as_bytes())? + open.len();
+    let rest = &buf[start..];
+    let headers_end = find(rest, b"\r\n\r\n")?;
+    let headers = String::from_utf8_lossy(&rest[..headers_end]).to_ascii_lowercase();
+    let named = headers.lines().any(|l| {
+        l.starts_with("content-disposition:") && l.split(';').any(|p| p.trim() == "name=\"_csrf\"")
+    });
+    if !named {
+        return Some(false);
+    }
+    let value_start = headers_end + 4;
+    let close = format!("\r\n--{boundary}");
+    let len = find(&rest[value_start..], close.as_bytes())?;
+    let value = std::str::from_utf8(&rest[value_start..value_start + len]).ok()?;
+    Some(constant_eq(value, expected))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn form_field(bytes: &[u8], name: &str) -> Option<String> {

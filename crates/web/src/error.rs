@@ -98,12 +98,12 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     (
         "payload_too_large",
         413,
-        "the body exceeds 1 MiB (10 MiB for a raw mail)",
+        "the body exceeds 1 MiB (10 MiB for a raw mail); an attachment exceeds KEFU_MAX_ATTACHMENT_BYTES (20 MiB)",
     ),
     (
         "unsupported_media_type",
         415,
-        "the body must be application/json",
+        "the body must be application/json; an attachment's bytes are not of an accepted type",
     ),
     (
         "validation",
@@ -254,6 +254,8 @@ mod tests {
             "idempotency_key_reused",
             "duplicate",
             "conflict",
+            "payload_too_large",
+            "unsupported_media_type",
             "internal",
         ] {
             assert!(

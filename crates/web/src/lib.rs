@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod ops;
 pub mod ui;
+mod upload;
 
 use std::sync::Arc;
 
@@ -53,11 +54,11 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .route_layer(axum::middleware::from_fn(ops::measure))
         .with_state(state.clone())
-        .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(axum::middleware::from_fn(limit_body))
+        .layer(axum::middleware::from_fn_with_state(state, limit_body))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -67,15 +68,24 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Caps every request body at `MAX_BODY_BYTES`, a raw mail to the inbound endpoint at
-/// `MAX_MAIL_BYTES`: a declared length over the cap is refused at once, a body that grows past it
-/// fails its extractor with `payload_too_large`.
+/// `MAX_MAIL_BYTES`, a multipart upload at the attachment limit plus the form's overhead: a
+/// declared length over the cap is refused at once, a body that grows past it fails its
+/// extractor with `payload_too_large`.
 async fn limit_body(
+    axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let limit = if req.uri().path() == api::INBOUND_PATH {
+    let path = req.uri().path();
+    let limit = if path == api::INBOUND_PATH {
         MAX_MAIL_BYTES
+    } else if req.method() == axum::http::Method::POST
+        && upload::is_upload(path)
+        && upload::is_multipart(req.headers())
+    {
+        usize::try_from(state.app.settings.max_attachment_bytes + upload::FORM_OVERHEAD)
+            .unwrap_or(usize::MAX)
     } else {
         MAX_BODY_BYTES
     };

@@ -3,6 +3,7 @@
 //! the timeline, the error code and the fields it names, the audit log.
 
 mod access;
+mod attachments;
 mod auth;
 mod idempotency;
 mod jobs;

@@ -2,6 +2,7 @@
 //! renders the result; errors become `ApiError`s with stable codes.
 
 mod admin;
+mod attachments;
 mod customers;
 mod hotline;
 mod mail;
@@ -52,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         customers::router()
             .merge(admin::router())
             .merge(tickets::router())
+            .merge(attachments::router())
             .merge(tickets::public_router())
             .merge(search::router())
             .merge(sla::router())

@@ -9,10 +9,10 @@ use app::tickets::{self, PublicTicketView};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::chrome::{Chrome, FormData, ReqLang, query_string, translate_message, try_tr};
@@ -24,7 +24,14 @@ pub fn is_public(path: &str) -> bool {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/t/{number}", get(page).post(submit))
+    Router::new()
+        .route("/t/{number}", get(page).post(submit))
+        .route(
+            "/t/{number}/files",
+            // A photo may be large: `limit_body` caps it at the attachment limit.
+            post(upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/t/{number}/files/{id}", get(file))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -35,6 +42,8 @@ pub struct LinkQuery {
     lang: Option<String>,
     #[serde(default)]
     done: Option<String>,
+    #[serde(default)]
+    inline: Option<bool>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -50,6 +59,8 @@ pub struct PublicPage {
     /// Which form was refused (its text is kept).
     pub open: String,
     pub text: String,
+    /// The attachment limit in MB, for the upload's hint.
+    pub max_mb: u64,
 }
 
 impl PublicPage {
@@ -117,6 +128,7 @@ async fn render(
             error,
             open,
             text,
+            max_mb: s.app.settings.max_attachment_bytes / (1024 * 1024),
         },
     )
 }
@@ -132,7 +144,7 @@ pub async fn page(
     let notice = q
         .done
         .as_deref()
-        .filter(|d| matches!(*d, "confirm" | "reopen" | "urge" | "message"))
+        .filter(|d| matches!(*d, "confirm" | "reopen" | "urge" | "message" | "file"))
         .and_then(|d| try_tr(&lang, &format!("public.done.{d}")));
     let (status, page) = render(&s, &lang, &number, &key, notice, None).await;
     with_headers(status, page)
@@ -211,4 +223,86 @@ pub async fn submit(
             with_headers(status, page)
         }
     }
+}
+
+/// The requester's message for a refusal, in their language.
+fn public_message(lang: &str, e: &Error) -> String {
+    let code = e.code();
+    match e {
+        Error::Validation { fields, .. } if fields.contains_key("file") => {
+            try_tr(lang, "public.no_file").unwrap_or_default()
+        }
+        _ => try_tr(lang, &format!("public.errors.{code}"))
+            .or_else(|| try_tr(lang, &format!("errors.{code}")))
+            .unwrap_or_else(|| code.to_string()),
+    }
+}
+
+/// A photo (or another file) from the requester: the link is checked before a byte is read.
+pub async fn upload(
+    State(s): State<AppState>,
+    ReqLang(browser): ReqLang,
+    Path(number): Path<String>,
+    Query(q): Query<LinkQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let lang = lang_of(q.lang.as_deref(), browser);
+    let key = q.k.unwrap_or_default();
+    let r = async {
+        app::attachments::public_check(&s.app, &number, &key).await?;
+        let mp = axum::extract::Multipart::from_request(req, &s)
+            .await
+            .map_err(|e| Error::field("file", e.body_text()))?;
+        let got = crate::upload::receive(&s.app, mp).await?;
+        let (name, staged) = got.file.ok_or_else(|| Error::field("file", "required"))?;
+        app::attachments::public_add(&s.app, s.clock.now(), &number, &key, &name, staged).await
+    }
+    .await;
+    match r {
+        Ok(_) => {
+            let qs = query_string(&[("k", &key), ("lang", &lang), ("done", "file")]);
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, format!("/t/{number}?{qs}#files"))],
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let message = public_message(&lang, &e);
+            let (status, page) = render(
+                &s,
+                &lang,
+                &number,
+                &key,
+                None,
+                Some(("file".into(), String::new(), message)),
+            )
+            .await;
+            let status = if status == StatusCode::OK {
+                crate::error::status_of(e.code())
+            } else {
+                status
+            };
+            with_headers(status, page)
+        }
+    }
+}
+
+/// A file of the ticket through the link (never one of an internal note).
+pub async fn file(
+    State(s): State<AppState>,
+    Path((number, id)): Path<(String, i64)>,
+    Query(q): Query<LinkQuery>,
+) -> Response {
+    let key = q.k.unwrap_or_default();
+    let r = match app::attachments::public_open(&s.app, &number, &key, id).await {
+        Ok(d) => crate::upload::send(d, q.inline.unwrap_or(false)).await,
+        Err(e) => Err(crate::error::ApiError::from(e)),
+    };
+    let mut r = r.into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
 }

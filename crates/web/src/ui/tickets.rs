@@ -14,7 +14,7 @@ use app::{Error, IdemKey};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,7 +35,11 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/caller", get(caller))
         .route("/tickets/{id}", get(show))
         .route("/tickets/{id}/act", post(act))
-        .route("/tickets/{id}/messages", post(message))
+        .route(
+            "/tickets/{id}/messages",
+            // The composer may carry a file: `limit_body` caps it, not axum's default.
+            post(message).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/tickets/{id}/compensations", post(propose))
         .route(
             "/tickets/{id}/compensations/{comp}",
@@ -171,6 +175,33 @@ const SHARE_ROWS: usize = 3;
 
 fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+/// A file size for people: 532 B, 12.5 KB, 3.2 MB.
+#[allow(clippy::trivially_copy_pass_by_ref)] // askama passes arguments by reference
+pub fn human_size(bytes: &i64) -> String {
+    #[allow(clippy::cast_precision_loss)] // one decimal shown
+    let b = *bytes as f64;
+    if *bytes < 1024 {
+        format!("{bytes} B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.1} KB", b / 1024.0)
+    } else {
+        format!("{:.1} MB", b / (1024.0 * 1024.0))
+    }
+}
+
+/// A content type's short name (JPEG, PDF, docx …).
+pub fn type_label(content_type: &str) -> &str {
+    app::attachments::ALLOWED
+        .iter()
+        .find(|(ct, _)| *ct == content_type)
+        .map_or(content_type, |(_, what)| what)
+}
+
+/// Whether an attachment is shown as a small picture.
+pub fn is_image(content_type: &str) -> bool {
+    app::attachments::is_image(content_type)
 }
 
 /// "2026-11-30T18:00:00.000+08:00" (already in the organisation's zone) → "2026-11-30 18:00".
@@ -908,9 +939,21 @@ pub struct ShowPage {
     pub can_propose: bool,
     pub is_complaint: bool,
     pub open: bool,
+    /// The attachment limit in MB, for the composer's hint.
+    pub max_mb: u64,
 }
 
 impl ShowPage {
+    /// The attachments that came with message `id`.
+    #[allow(clippy::trivially_copy_pass_by_ref)] // askama passes arguments by reference
+    pub fn files_of(&self, id: &i64) -> Vec<&app::tickets::AttachmentView> {
+        self.t
+            .attachments
+            .iter()
+            .filter(|a| a.message_id == Some(*id))
+            .collect()
+    }
+
     pub fn can(&self, action: &str) -> bool {
         self.t.actions.iter().any(|a| a == action)
     }
@@ -969,6 +1012,7 @@ fn detail_of(c: &Chrome, data: &serde_json::Value, departments: &[Choice]) -> St
     for key in [
         "summary",
         "note",
+        "file_name",
         "reason",
         "contact_note",
         "pre_diagnosis",
@@ -1139,6 +1183,7 @@ async fn render(
     };
     Ok(ShowPage {
         notifications,
+        max_mb: s.app.settings.max_attachment_bytes / (1024 * 1024),
         clocks,
         can_propose: pc.can(Permission::CompensationPropose) && is_complaint && open,
         can_work,
@@ -1355,30 +1400,98 @@ pub async fn act(
     }
 }
 
+/// A refusal of the composer's file in the user's words, on the `file` field.
+fn file_error(c: &Chrome, e: Error) -> Error {
+    match e {
+        Error::PayloadTooLarge { limit } => Error::field(
+            "file",
+            c.t1("ticket.attach_too_large", "mb", limit / (1024 * 1024)),
+        ),
+        Error::UnsupportedMediaType(_) => Error::field("file", c.t("ticket.attach_unsupported")),
+        Error::Validation { fields, .. }
+            if fields.get("file").is_some_and(|m| m == "the file is empty") =>
+        {
+            Error::field("file", c.t("ticket.attach_empty"))
+        }
+        other => other,
+    }
+}
+
+/// The composer: a reply, an internal note or a message to the desk, with an optional file
+/// (then the form is multipart: the file is received and its type checked before the message is
+/// written, and kept with it). A file alone is kept on the ticket without a message.
 pub async fn message(
     State(s): State<AppState>,
     pc: PageCtx,
     Path(id): Path<i64>,
-    form: FormData,
+    req: axum::extract::Request,
 ) -> Result<Response, PageError> {
-    let internal = form.checked("internal");
-    let input = MessageInput {
-        body: form.raw("body").to_string(),
-        internal,
-    };
-    match tickets::add_message(&s.app, &pc.ctx, TicketId(id), input).await {
-        Ok(_) => Ok(see_other(&format!(
-            "/tickets/{id}?flash={}#messages",
-            if !pc.can(Permission::TicketWork) {
-                "ticket_sent"
-            } else if internal {
-                "ticket_noted"
-            } else {
-                "ticket_replied"
+    let ticket = TicketId(id);
+    let (form, file) = if crate::upload::is_multipart(req.headers()) {
+        // Refused before a byte is received.
+        app::attachments::check_upload(&s.app, &pc.ctx, ticket)
+            .await
+            .page(&pc)?;
+        let received = match axum::extract::Multipart::from_request(req, &s).await {
+            Ok(mp) => crate::upload::receive(&s.app, mp).await,
+            Err(e) => Err(Error::field("file", e.body_text())),
+        };
+        match received {
+            Ok(r) => (FormData(r.fields), r.file),
+            Err(e) => {
+                let e = file_error(&pc.c, e);
+                return again(&s, pc, id, &FormData(Vec::new()), "message", e, &[]).await;
             }
-        ))),
-        Err(e) => again(&s, pc, id, &form, "message", e, &[]).await,
+        }
+    } else {
+        match FormData::from_request(req, &s).await {
+            Ok(f) => (f, None),
+            Err(r) => return Ok(r),
+        }
+    };
+    let internal = form.checked("internal");
+    if let Some((_, staged)) = &file
+        && let Err(e) = staged.content_type()
+    {
+        let e = file_error(&pc.c, e);
+        return again(&s, pc, id, &form, "message", e, &[]).await;
     }
+    let body = form.raw("body").to_string();
+    let mid = if file.is_none() || !body.trim().is_empty() || internal {
+        let input = MessageInput { body, internal };
+        match tickets::add_message(&s.app, &pc.ctx, ticket, input).await {
+            Ok(mid) => Some(mid),
+            Err(e) => return again(&s, pc, id, &form, "message", e, &[]).await,
+        }
+    } else {
+        None
+    };
+    if let Some((file_name, staged)) = file {
+        let input = app::attachments::NewUpload {
+            file_name,
+            message_id: mid,
+            file: staged,
+        };
+        if let Err(e) = app::attachments::add(&s.app, &pc.ctx, ticket, input).await {
+            let e = file_error(&pc.c, e);
+            return again(&s, pc, id, &form, "message", e, &[]).await;
+        }
+        if mid.is_none() {
+            return Ok(see_other(&format!(
+                "/tickets/{id}?flash=ticket_attached#attachments"
+            )));
+        }
+    }
+    Ok(see_other(&format!(
+        "/tickets/{id}?flash={}#messages",
+        if !pc.can(Permission::TicketWork) {
+            "ticket_sent"
+        } else if internal {
+            "ticket_noted"
+        } else {
+            "ticket_replied"
+        }
+    )))
 }
 
 pub async fn propose(

@@ -2,6 +2,7 @@
 //! real router with `tower::ServiceExt::oneshot`, on a real database.
 
 mod api;
+mod attachments;
 mod hotline;
 mod kit;
 mod mail;
