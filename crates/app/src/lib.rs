@@ -24,6 +24,7 @@ pub mod sla;
 pub mod surveys;
 pub mod telephony;
 pub mod tickets;
+pub mod webform;
 
 use std::sync::Arc;
 
@@ -59,7 +60,8 @@ pub struct Settings {
     pub wecom_api_base: Option<String>,
     /// Approved SMS template codes per ticket milestone (`ticket.received`, `ticket.plan`,
     /// `ticket.replied`, `ticket.resolved`, `ticket.closed`), from
-    /// `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` etc.; a milestone without one sends no SMS.
+    /// `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` etc., and for a survey sent by an agent
+    /// (`survey.invite`, `KEFU_SMS_TEMPLATE_SURVEY_INVITE`); a message without one sends no SMS.
     pub sms_templates: std::collections::BTreeMap<String, String>,
     /// An address that also receives SLA warnings and breach escalations
     /// (`KEFU_SLA_ALERT_EMAIL`), besides the supervisors' own emails.
@@ -78,6 +80,21 @@ pub struct Settings {
     /// 阿里云语音服务 credentials for click-to-call (`KEFU_VOICE_ALIYUN_*`); without them the
     /// dial button says click-to-call is not configured.
     pub voice_aliyun: Option<telephony::AliyunVoiceConfig>,
+    /// The address customers reach kefu at (`KEFU_PUBLIC_URL`, e.g. `https://kefu.example.com`,
+    /// no trailing slash): links that leave the system (status links, survey links, the web
+    /// form's confirmation) start with it. Unset, they are paths relative to whatever address the
+    /// reader used — fine on pages, useless in an SMS or an email.
+    pub public_url: Option<String>,
+}
+
+impl Settings {
+    /// `path` (starting with '/') as a link to send: absolute when the public address is set.
+    pub fn public_link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => path.to_string(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -97,6 +114,7 @@ impl Default for Settings {
             return_call_attempts: 3,
             hotline_landline: None,
             voice_aliyun: None,
+            public_url: None,
         }
     }
 }

@@ -88,6 +88,10 @@ struct JobArgs {
     /// The sender of email, e.g. `客服中心 <service@example.com>`.
     #[arg(long, env = "KEFU_MAIL_FROM")]
     mail_from: Option<String>,
+    /// The address customers reach kefu at, e.g. `https://kefu.example.com`: status and survey
+    /// links sent by SMS and email start with it. Without it they are relative paths.
+    #[arg(long, env = "KEFU_PUBLIC_URL")]
+    public_url: Option<String>,
     /// The shared secret telephony callbacks are signed with; without it they are refused (503).
     #[arg(long, env = "KEFU_TELEPHONY_SECRET", hide_env_values = true)]
     telephony_secret: Option<String>,
@@ -119,16 +123,40 @@ fn non_empty(v: Option<&str>) -> Option<&str> {
 }
 
 /// Approved SMS template codes per ticket milestone: `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` serves
-/// `ticket.received`, and so on for PLAN, REPLIED, RESOLVED and CLOSED.
+/// `ticket.received`, and so on for PLAN, REPLIED, RESOLVED and CLOSED; a survey an agent sends
+/// uses `KEFU_SMS_TEMPLATE_SURVEY_INVITE` (`survey.invite`).
 fn sms_templates_from_env() -> std::collections::BTreeMap<String, String> {
-    ["received", "plan", "replied", "resolved", "closed"]
-        .into_iter()
-        .filter_map(|m| {
-            let var = format!("KEFU_SMS_TEMPLATE_TICKET_{}", m.to_uppercase());
-            let code = std::env::var(var).ok()?;
-            non_empty(Some(&code)).map(|c| (format!("ticket.{m}"), c.to_string()))
-        })
-        .collect()
+    let mut out: std::collections::BTreeMap<String, String> =
+        ["received", "plan", "replied", "resolved", "closed"]
+            .into_iter()
+            .filter_map(|m| {
+                let var = format!("KEFU_SMS_TEMPLATE_TICKET_{}", m.to_uppercase());
+                let code = std::env::var(var).ok()?;
+                non_empty(Some(&code)).map(|c| (format!("ticket.{m}"), c.to_string()))
+            })
+            .collect();
+    if let Ok(code) = std::env::var("KEFU_SMS_TEMPLATE_SURVEY_INVITE")
+        && let Some(c) = non_empty(Some(&code))
+    {
+        out.insert(app::surveys::INVITE_SMS_TEMPLATE.to_string(), c.to_string());
+    }
+    out
+}
+
+/// `KEFU_PUBLIC_URL`: an http(s) address without query or fragment; the trailing slash is dropped.
+fn public_url(v: Option<&str>) -> Result<Option<String>> {
+    let Some(u) = non_empty(v) else {
+        return Ok(None);
+    };
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(['?', '#', ' ']) => {
+            Ok(Some(u.trim_end_matches('/').to_string()))
+        }
+        _ => bail!("KEFU_PUBLIC_URL {u:?} must be an address such as https://kefu.example.com"),
+    }
 }
 
 impl JobArgs {
@@ -218,6 +246,7 @@ impl JobArgs {
             wecom_api_base: non_empty(self.wecom_api_base.as_deref()).map(str::to_string),
             sms_templates: sms_templates_from_env(),
             sla_alert_email: non_empty(self.sla_alert_email.as_deref()).map(str::to_string),
+            public_url: public_url(self.public_url.as_deref())?,
             ..Settings::default()
         })
     }
@@ -695,6 +724,11 @@ async fn start_jobs(
     }
     let runner = app::jobs::Runner::standard(app.clone(), clock.clone(), owner_id())?
         .concurrency(args.job_concurrency);
+    if app.settings.public_url.is_none() {
+        tracing::warn!(
+            "KEFU_PUBLIC_URL is not set: status and survey links in SMS and email will be relative paths that customers cannot open; set it to the address customers reach kefu at"
+        );
+    }
     if app.settings.webhook_secret.is_none() {
         tracing::info!("KEFU_WEBHOOK_SECRET is not set: webhook messages will fail until it is");
     }

@@ -5,6 +5,7 @@ mod admin;
 mod customers;
 mod hotline;
 mod mail;
+mod public;
 mod search;
 mod sla;
 mod surveys;
@@ -52,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(admin::router())
             .merge(tickets::router())
             .merge(tickets::public_router())
+            .merge(public::router())
             .merge(search::router())
             .merge(sla::router())
             .merge(hotline::router())

@@ -737,6 +737,7 @@ pub fn refused(
 pub const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("required", "required"),
     ("empty phone number", "phone_empty"),
+    ("not a mobile number", "mobile_required"),
     (
         "a phone number may contain only digits, spaces, '+', '-' and brackets",
         "phone_chars",

@@ -11,3 +11,4 @@ mod sla;
 mod surveys;
 mod tickets;
 mod ui;
+mod webform;
