@@ -96,12 +96,12 @@ pub async fn sweep(
         .await?
         .rows_affected();
     // The web form's rate limit looks back an hour; a day of hits is plenty.
-    let e = sqlx::query("DELETE FROM web_form_hits WHERE at < $1")
+    let hits = sqlx::query("DELETE FROM web_form_hits WHERE at < $1")
         .bind(failures_before.0)
         .execute(&mut *c)
         .await?
         .rows_affected();
-    Ok(a + b + d + e)
+    Ok(a + b + d + hits)
 }
 
 #[derive(Debug, Clone)]

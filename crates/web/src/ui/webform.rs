@@ -240,16 +240,19 @@ pub async fn submit(
     ReqLang(browser): ReqLang,
     ClientIp(ip): ClientIp,
     Path(code): Path<String>,
-    Query(q): Query<LangQuery>,
+    Query(query): Query<LangQuery>,
     form: FormData,
 ) -> Response {
-    let lang = lang_of(form.opt("lang").as_deref().or(q.lang.as_deref()), browser);
+    let lang = lang_of(
+        form.opt("lang").as_deref().or(query.lang.as_deref()),
+        browser,
+    );
     let via = Via::Form {
         token: form.raw("token").to_string(),
         honeypot: form.raw(HONEYPOT).to_string(),
     };
     let out = webform::submit(&s.app, s.clock.clone(), &code, &ip, input_of(&form), via).await;
-    let e = match out {
+    let err = match out {
         Ok(done) => {
             let brand = webform::brand(&s.app, &code)
                 .await
@@ -265,23 +268,23 @@ pub async fn submit(
                 },
             );
         }
-        Err(e) => e,
+        Err(err) => err,
     };
     // What can be put right on the form is shown on it again, with what was typed and a fresh
     // token; everything else gets a page of its own.
-    let status = crate::error::status_of(e.code());
-    let c = Chrome::anonymous(&lang, &format!("/help/{code}"));
-    let mut f = FormState::from_form(&form);
-    f.set("token", "");
-    f.set(HONEYPOT, "");
-    match e {
+    let status = crate::error::status_of(err.code());
+    let chrome = Chrome::anonymous(&lang, &format!("/help/{code}"));
+    let mut typed = FormState::from_form(&form);
+    typed.set("token", "");
+    typed.set(HONEYPOT, "");
+    match err {
         Error::Validation { .. } => {
-            if let Err(other) = f.absorb(&c, e, &[]) {
+            if let Err(other) = typed.absorb(&chrome, err, &[]) {
                 return message(&lang, Some(&code), &other);
             }
         }
         Error::FormTokenExpired | Error::FormTokenInvalid | Error::IdempotencyKeyReused => {
-            f.message = Some(c.t(&format!("errors.{}", e.code())));
+            typed.message = Some(chrome.t(&format!("errors.{}", err.code())));
         }
         other => return message(&lang, Some(&code), &other),
     }
@@ -289,7 +292,7 @@ pub async fn submit(
         Ok(b) => b,
         Err(e) => return message(&lang, None, &e),
     };
-    match form_page(&s, &lang, &brand, f).await {
+    match form_page(&s, &lang, &brand, typed).await {
         Ok(p) => private(status, p),
         Err(e) => message(&lang, Some(&brand.code), &e),
     }

@@ -1,5 +1,5 @@
 //! The public request form `/help/{brand}` and its JSON twin over HTTP, without signing in: a
-//! submission makes a ticket (channel web_form) and a customer, a second one from the same phone
+//! submission makes a ticket (channel `web_form`) and a customer, a second one from the same phone
 //! lands on the open ticket, replays answer with the first result, and forged, stale, machine
 //! filled or too frequent submissions are refused without writing anything. Links that leave the
 //! system are absolute once the public address is set; an agent's survey goes out by SMS.
