@@ -31,6 +31,18 @@ pub enum Error {
     },
     #[error("{0}")]
     Conflict(String),
+    /// The public web form's token is not one this server signed (or names another brand).
+    #[error("this form was not issued by this server; open the form again")]
+    FormTokenInvalid,
+    /// The public web form was opened too long ago.
+    #[error("this form has expired; check your entries and send it again")]
+    FormTokenExpired,
+    /// The public web form looks machine-filled (its hidden field has a value).
+    #[error("the request was refused")]
+    FormRefused,
+    /// Too many public submissions from one address or for one phone.
+    #[error("too many requests from this address or for this phone; try again later")]
+    RateLimited,
     /// A raw mail whose structure cannot be read (inbound email): it is stored as `failed`
     /// under `id` with the reason.
     #[error("malformed mail (stored as #{id}): {reason}")]
@@ -72,6 +84,10 @@ impl Error {
             Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::Duplicate { .. } => "duplicate",
             Error::Conflict(_) => "conflict",
+            Error::FormTokenInvalid => "form_token_invalid",
+            Error::FormTokenExpired => "form_token_expired",
+            Error::FormRefused => "form_refused",
+            Error::RateLimited => "rate_limited",
             Error::MalformedMail { .. } => "malformed_mail",
             Error::Workflow(e) => {
                 use domain::ticket::TicketError as T;

@@ -26,6 +26,7 @@ pub mod sla;
 pub mod surveys;
 pub mod telephony;
 pub mod tickets;
+pub mod webform;
 
 use std::sync::Arc;
 
@@ -61,7 +62,8 @@ pub struct Settings {
     pub wecom_api_base: Option<String>,
     /// Approved SMS template codes per ticket milestone (`ticket.received`, `ticket.plan`,
     /// `ticket.replied`, `ticket.resolved`, `ticket.closed`), from
-    /// `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` etc.; a milestone without one sends no SMS.
+    /// `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` etc., and for a survey sent by an agent
+    /// (`survey.invite`, `KEFU_SMS_TEMPLATE_SURVEY_INVITE`); a message without one sends no SMS.
     pub sms_templates: std::collections::BTreeMap<String, String>,
     /// WeChat subscription-message template ids per ticket milestone (same keys as
     /// `sms_templates`), from `KEFU_WECHAT_TEMPLATE_TICKET_RECEIVED` etc.; a milestone without one
@@ -96,6 +98,21 @@ pub struct Settings {
     pub files_dir: Option<std::path::PathBuf>,
     /// Largest attachment accepted (`KEFU_MAX_ATTACHMENT_BYTES`, default 20 MiB).
     pub max_attachment_bytes: u64,
+    /// The address customers reach kefu at (`KEFU_PUBLIC_URL`, e.g. `https://kefu.example.com`,
+    /// no trailing slash): links that leave the system (status links, survey links, the web
+    /// form's confirmation) start with it. Unset, they are paths relative to whatever address the
+    /// reader used — fine on pages, useless in an SMS or an email.
+    pub public_url: Option<String>,
+}
+
+impl Settings {
+    /// `path` (starting with '/') as a link to send: absolute when the public address is set.
+    pub fn public_link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => path.to_string(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -120,6 +137,7 @@ impl Default for Settings {
             voice_aliyun: None,
             files_dir: None,
             max_attachment_bytes: attachments::DEFAULT_MAX_BYTES,
+            public_url: None,
         }
     }
 }

@@ -203,9 +203,13 @@ pub struct AnswersInput {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InvitedView {
     pub id: i64,
-    /// The page the customer answers on, relative to the server's address. Shown once.
+    /// The page the customer answers on (absolute when `KEFU_PUBLIC_URL` is set, else relative
+    /// to the server's address). Shown once.
     pub link: String,
     pub expires_at: String,
+    /// How the link was sent to the customer: `sms` (a mobile and the `survey.invite` SMS
+    /// template), `email` (an address); empty for a call or when neither is known.
+    pub sent_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -494,22 +498,102 @@ pub async fn invite(app: &App, ctx: &Ctx, input: InviteInput) -> Result<InvitedV
     let scope = ctx.scope.clone();
     let id = TicketId(input.subject_id);
     let ctx2 = ctx.clone();
-    let invited = app
+    let settings = app.settings.clone();
+    let (invited, sent_by) = app
         .db
         .write(move |c| {
             Box::pin(async move {
                 let t = tickets::get(c, &scope, id)
                     .await
                     .map_err(|_| Error::field("subject_id", "unknown ticket"))?;
-                invite_in_tx(c, &ctx2, &Subject::of_ticket(&t), &template, channel).await
+                let invited =
+                    invite_in_tx(c, &ctx2, &Subject::of_ticket(&t), &template, channel).await?;
+                let sent_by = if channel == SurveyChannel::Link {
+                    let link = settings.public_link(&invited.link);
+                    let sms = settings.sms_templates.get(INVITE_SMS_TEMPLATE);
+                    send_invitation(c, &t, &link, sms.map(String::as_str), ctx2.now()).await?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, Error>((invited, sent_by))
             })
         })
         .await?;
     Ok(InvitedView {
         id: invited.id.0,
-        link: invited.link,
+        link: app.settings.public_link(&invited.link),
         expires_at: ts(app, invited.expires_at),
+        sent_by,
     })
+}
+
+/// The key of the SMS template for a survey an agent sends (`KEFU_SMS_TEMPLATE_SURVEY_INVITE`).
+pub const INVITE_SMS_TEMPLATE: &str = "survey.invite";
+
+/// Puts the survey link into the outbox for the ticket's requester (same transaction as the
+/// invitation): by SMS to a mobile when the template is configured, by email to an address. The
+/// ticket's contact details come first, the customer's record second. Returns the channels used.
+async fn send_invitation(
+    c: &mut Conn,
+    t: &Ticket,
+    link: &str,
+    sms_template: Option<&str>,
+    at: Timestamp,
+) -> Result<Vec<String>> {
+    let customer = match t.customer_id.or(t.requester_id) {
+        Some(id) => Some(store::customers::get(c, &Scope::All, id).await?),
+        None => None,
+    };
+    let mobile = t
+        .contact_phone
+        .as_deref()
+        .and_then(|p| Phone::parse(p).ok())
+        .or_else(|| customer.as_ref().and_then(|c| c.phone.clone()))
+        .filter(Phone::is_mobile);
+    let email = t
+        .contact_email
+        .clone()
+        .or_else(|| customer.as_ref().and_then(|c| c.email.clone()));
+    let mut sent = Vec::new();
+    if let (Some(phone), Some(code)) = (mobile, sms_template) {
+        store::outbox::insert(
+            c,
+            &store::outbox::NewMessage {
+                channel: store::outbox::Channel::Sms,
+                recipient: phone.as_str().to_string(),
+                template: code.to_string(),
+                payload: json!({ "number": t.number, "link": link }),
+                ref_entity: Some("ticket".into()),
+                ref_id: Some(t.id().0),
+                brand_id: t.brand_id,
+            },
+            at,
+        )
+        .await?;
+        sent.push("sms".to_string());
+    }
+    if let Some(address) = email {
+        store::outbox::insert(
+            c,
+            &store::outbox::NewMessage {
+                channel: store::outbox::Channel::Email,
+                recipient: address,
+                template: INVITE_SMS_TEMPLATE.into(),
+                payload: json!({
+                    "subject": format!("请评价服务请求 {}", t.number),
+                    "body": format!("感谢您联系我们。请花一分钟评价本次服务（{}）：\n\n{link}", t.number),
+                    "ticket": t.number,
+                }),
+                ref_entity: Some("ticket".into()),
+                ref_id: Some(t.id().0),
+                brand_id: t.brand_id,
+            },
+            at,
+        )
+        .await?;
+        sent.push("email".to_string());
+    }
+    Ok(sent)
 }
 
 /// Invitations about a subject, or the ones still waiting for an answer.

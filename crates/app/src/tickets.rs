@@ -719,7 +719,10 @@ async fn notify_requester(
                 channel: outbox::Channel::Sms,
                 recipient: phone.clone(),
                 template: code.to_string(),
-                payload: json!({ "number": t.number }),
+                payload: match link {
+                    Some(l) => json!({ "number": t.number, "link": l }),
+                    None => json!({ "number": t.number }),
+                },
                 ref_entity: Some("ticket".into()),
                 ref_id: Some(t.id().0),
                 brand_id: t.brand_id,
@@ -857,6 +860,17 @@ struct Resolved {
 /// attaches the request to it as an inbound message (D10: a repeat caller is not given a new
 /// ticket).
 pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCreated> {
+    create_keyed(app, ctx, input, None).await
+}
+
+/// `create` with the requester's status-link key chosen by the caller: the public web form
+/// derives it from its signed token, so that a replayed submission can show the same link again.
+pub(crate) async fn create_keyed(
+    app: &App,
+    ctx: &Ctx,
+    input: TicketInput,
+    link_key: Option<String>,
+) -> Result<TicketCreated> {
     ctx.require(Permission::TicketCreate)?;
     let mut f = Fields::new();
     let kind = parse_enum(&mut f, "kind", Some(&input.kind), TicketKind::parse);
@@ -925,9 +939,10 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
     let label = ctx.actor.label();
     let audit = audit_entry(ctx, "create", "ticket");
     let tz = app.settings.tz;
-    let key = crate::secret::random_token();
+    let key = link_key.unwrap_or_else(crate::secret::random_token);
     let key_hash = crate::secret::digest(&key);
     let sms = templates(app, Milestone::Received);
+    let settings = app.settings.clone();
     let force_new = input.force_new;
     let call_id = input.call_id;
     let input_customer = input.customer_id;
@@ -1151,7 +1166,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
                 Milestone::Received,
                 &sms,
                 &t.subject,
-                Some(&status_link(&t.number, &link_key)),
+                Some(&settings.public_link(&status_link(&t.number, &link_key))),
                 now,
             )
             .await?;
@@ -1196,7 +1211,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: TicketInput) -> Result<TicketCr
     };
     Ok(TicketCreated {
         id: id.0,
-        status_link: (!replayed).then(|| status_link(&number, &key)),
+        status_link: (!replayed).then(|| app.settings.public_link(&status_link(&number, &key))),
         number,
         attached: false,
         replayed,
@@ -1989,6 +2004,7 @@ pub async fn act(
     let sms_closed = templates(app, Milestone::Closed);
     let tz = app.settings.tz;
     let survey_ctx = ctx.clone();
+    let settings = app.settings.clone();
     app.db
         .write(move |c| {
             Box::pin(async move {
@@ -2385,7 +2401,10 @@ pub async fn act(
                         domain::survey::SurveyChannel::Link,
                     )
                     .await?;
-                    *detail = format!("请花一分钟评价本次服务：{}", invited.link);
+                    *detail = format!(
+                        "请花一分钟评价本次服务：{}",
+                        settings.public_link(&invited.link)
+                    );
                 }
                 // Organisations following the ticket (企业微信 bots, webhooks).
                 let mut events: Vec<(Event, serde_json::Value)> = Vec::new();
@@ -3403,5 +3422,17 @@ pub async fn new_status_link(app: &App, ctx: &Ctx, id: TicketId) -> Result<Strin
             })
         })
         .await?;
-    Ok(status_link(&number, &key))
+    Ok(app.settings.public_link(&status_link(&number, &key)))
+}
+
+/// The status link a key opens, as sent (absolute when the public address is set).
+pub(crate) fn status_link_of(app: &App, number: &str, key: &str) -> String {
+    app.settings.public_link(&status_link(number, key))
+}
+
+/// Whether `key` is the ticket's current status-link key.
+pub(crate) async fn link_key_matches(c: &mut Conn, id: TicketId, key: &str) -> Result<bool> {
+    let stored = tickets::access_key_hash(c, id).await?;
+    let given = crate::secret::digest(key);
+    Ok(stored.is_some_and(|h| crate::secret::constant_time_eq(h.as_bytes(), given.as_bytes())))
 }

@@ -92,6 +92,10 @@ struct JobArgs {
     /// The sender of email, e.g. `客服中心 <service@example.com>`.
     #[arg(long, env = "KEFU_MAIL_FROM")]
     mail_from: Option<String>,
+    /// The address customers reach kefu at, e.g. `https://kefu.example.com`: status and survey
+    /// links sent by SMS and email start with it. Without it they are relative paths.
+    #[arg(long, env = "KEFU_PUBLIC_URL")]
+    public_url: Option<String>,
     /// The shared secret telephony callbacks are signed with; without it they are refused (503).
     #[arg(long, env = "KEFU_TELEPHONY_SECRET", hide_env_values = true)]
     telephony_secret: Option<String>,
@@ -130,9 +134,16 @@ fn non_empty(v: Option<&str>) -> Option<&str> {
 }
 
 /// Approved SMS template codes per ticket milestone: `KEFU_SMS_TEMPLATE_TICKET_RECEIVED` serves
-/// `ticket.received`, and so on for PLAN, REPLIED, RESOLVED and CLOSED.
+/// `ticket.received`, and so on for PLAN, REPLIED, RESOLVED and CLOSED; a survey an agent sends
+/// uses `KEFU_SMS_TEMPLATE_SURVEY_INVITE` (`survey.invite`).
 fn sms_templates_from_env() -> std::collections::BTreeMap<String, String> {
-    templates_from_env("SMS")
+    let mut out = templates_from_env("SMS");
+    if let Ok(code) = std::env::var("KEFU_SMS_TEMPLATE_SURVEY_INVITE")
+        && let Some(c) = non_empty(Some(&code))
+    {
+        out.insert(app::surveys::INVITE_SMS_TEMPLATE.to_string(), c.to_string());
+    }
+    out
 }
 
 /// WeChat subscription template ids per ticket milestone: `KEFU_WECHAT_TEMPLATE_TICKET_RECEIVED`
@@ -146,6 +157,22 @@ fn templates_from_env(what: &str) -> std::collections::BTreeMap<String, String> 
             non_empty(Some(&code)).map(|c| (format!("ticket.{m}"), c.to_string()))
         })
         .collect()
+}
+
+/// `KEFU_PUBLIC_URL`: an http(s) address without query or fragment; the trailing slash is dropped.
+fn public_url(v: Option<&str>) -> Result<Option<String>> {
+    let Some(u) = non_empty(v) else {
+        return Ok(None);
+    };
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(['?', '#', ' ']) => {
+            Ok(Some(u.trim_end_matches('/').to_string()))
+        }
+        _ => bail!("KEFU_PUBLIC_URL {u:?} must be an address such as https://kefu.example.com"),
+    }
 }
 
 impl JobArgs {
@@ -243,6 +270,7 @@ impl JobArgs {
             },
             sla_alert_email: non_empty(self.sla_alert_email.as_deref()).map(str::to_string),
             max_attachment_bytes: self.max_attachment_bytes.max(1),
+            public_url: public_url(self.public_url.as_deref())?,
             ..Settings::default()
         })
     }
@@ -731,6 +759,11 @@ async fn start_jobs(
     }
     let runner = app::jobs::Runner::standard(app.clone(), clock.clone(), owner_id())?
         .concurrency(args.job_concurrency);
+    if app.settings.public_url.is_none() {
+        tracing::warn!(
+            "KEFU_PUBLIC_URL is not set: status and survey links in SMS and email will be relative paths that customers cannot open; set it to the address customers reach kefu at"
+        );
+    }
     if app.settings.webhook_secret.is_none() {
         tracing::info!("KEFU_WEBHOOK_SECRET is not set: webhook messages will fail until it is");
     }

@@ -26,6 +26,7 @@ pub mod surveys;
 pub mod tickets;
 pub mod timeline;
 pub mod users;
+pub mod webform;
 
 pub use db::{
     Backend, BoxFuture, Conn, Db, OpenOptions, latest_migration, lock_database, migrate_until,

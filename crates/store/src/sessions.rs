@@ -72,7 +72,8 @@ pub async fn delete(c: &mut Conn, token_hash: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Removes what has expired: sessions, old login failures, idempotency keys past their day.
+/// Removes what has expired: sessions, old login failures and web-form hits, idempotency keys
+/// past their day.
 pub async fn sweep(
     c: &mut Conn,
     now: Timestamp,
@@ -94,7 +95,13 @@ pub async fn sweep(
         .execute(&mut *c)
         .await?
         .rows_affected();
-    Ok(a + b + d)
+    // The web form's rate limit looks back an hour; a day of hits is plenty.
+    let hits = sqlx::query("DELETE FROM web_form_hits WHERE at < $1")
+        .bind(failures_before.0)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    Ok(a + b + d + hits)
 }
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,21 @@ use utoipa::ToSchema;
 /// Every code the API answers with, its status and when it happens. Documented in docs/api.md.
 pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("malformed_json", 400, "the body is not valid JSON"),
+    (
+        "form_token_invalid",
+        400,
+        "the public form's token was not signed by this server for this brand",
+    ),
+    (
+        "form_token_expired",
+        400,
+        "the public form was opened more than 2 hours ago; it is shown again with a new token",
+    ),
+    (
+        "form_refused",
+        400,
+        "the public form's hidden (honeypot) field was filled in",
+    ),
     ("bad_request", 400, "a header or parameter is malformed"),
     ("unauthenticated", 401, "no valid session or bearer token"),
     ("bad_credentials", 401, "wrong login or password"),
@@ -126,6 +141,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "an update needs If-Match: \"<version>\"",
     ),
     ("too_many_attempts", 429, "too many failed sign-ins; wait"),
+    (
+        "rate_limited",
+        429,
+        "too many public requests from one address (10 an hour) or for one phone (5 an hour)",
+    ),
     (
         "internal",
         500,

@@ -7,6 +7,7 @@ mod customers;
 mod hotline;
 mod mail;
 mod notify;
+mod public;
 mod search;
 mod sla;
 mod surveys;
@@ -55,6 +56,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(tickets::router())
             .merge(attachments::router())
             .merge(tickets::public_router())
+            .merge(public::router())
             .merge(search::router())
             .merge(sla::router())
             .merge(hotline::router())

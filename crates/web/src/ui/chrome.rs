@@ -760,6 +760,7 @@ pub const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("no such dealer", "notify_no_dealer"),
     ("at most 100 characters", "at_most_100"),
     ("empty phone number", "phone_empty"),
+    ("not a mobile number", "mobile_required"),
     (
         "a phone number may contain only digits, spaces, '+', '-' and brackets",
         "phone_chars",

@@ -16,12 +16,14 @@ mod sla;
 mod surveys;
 mod ticket_public;
 mod tickets;
+mod webform;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 pub use chrome::{Chrome, FIELD_MESSAGES, PageCtx, csrf_refused, translate_message};
 pub use ticket_public::is_public;
+pub use webform::ClientIp;
 
 use crate::AppState;
 
@@ -41,5 +43,6 @@ pub fn router() -> Router<AppState> {
         .merge(ticket_public::router())
         .merge(surveys::router())
         .merge(notify::router())
+        .merge(webform::router())
         .fallback(chrome::fallback)
 }

@@ -21,6 +21,8 @@ use crate::AppState;
 /// Paths served without a session: the middleware neither reads nor checks one for them.
 pub fn is_public(path: &str) -> bool {
     path.starts_with("/t/")
+        || path.starts_with("/help/")
+        || path.starts_with("/api/v1/public/brands/")
 }
 
 pub fn router() -> Router<AppState> {

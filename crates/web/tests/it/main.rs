@@ -12,3 +12,4 @@ mod sla;
 mod surveys;
 mod tickets;
 mod ui;
+mod webform;
