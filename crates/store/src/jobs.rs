@@ -3,6 +3,8 @@
 //! every change after it names the owner that holds the lease, so a worker that lost its lease,
 //! and whose job another worker took, can neither finish nor reschedule it.
 
+use std::fmt::Write as _;
+
 use domain::{JobId, Timestamp};
 use serde_json::Value;
 
@@ -101,10 +103,10 @@ pub async fn enqueue(c: &mut Conn, job: &NewJob, now: Timestamp) -> Result<Optio
 /// Adds several jobs in one statement (as `enqueue` each: a job whose dedupe key exists is left
 /// out) and wakes the runners when the transaction commits. Returns how many were added.
 pub async fn enqueue_all(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Result<usize, Error> {
+    const COLUMNS: usize = 5;
     if jobs.is_empty() {
         return Ok(0);
     }
-    const COLUMNS: usize = 5;
     let mut sql = String::from(
         "INSERT INTO jobs (kind, payload, run_at, state, attempts, max_attempts, dedupe_key, created_at, updated_at) VALUES ",
     );
@@ -114,14 +116,15 @@ pub async fn enqueue_all(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Resul
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!(
+        let _ = write!(
+            sql,
             "(${}, ${}, ${}, 'pending', 0, ${}, ${}, ${now_p}, ${now_p})",
             b + 1,
             b + 2,
             b + 3,
             b + 4,
             b + 5
-        ));
+        );
     }
     sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING id");
     // Built from this function's literals and placeholders only.

@@ -312,36 +312,37 @@ pub async fn names(
     user: Option<UserId>,
     unit: Option<domain::OrgUnitId>,
 ) -> Result<(Option<String>, Option<String>, Option<String>), Error> {
-    let brand_code: Option<(String,)> = match brand {
-        Some(b) => {
-            sqlx::query_as("SELECT code FROM brands WHERE id = $1")
-                .bind(b.0)
-                .fetch_optional(&mut *c)
-                .await?
-        }
-        None => None,
-    };
-    let user_name: Option<(String,)> = match user {
-        Some(u) => {
-            sqlx::query_as("SELECT display_name FROM users WHERE id = $1")
-                .bind(u.0)
-                .fetch_optional(&mut *c)
-                .await?
-        }
-        None => None,
-    };
-    let unit_name: Option<(String,)> = match unit {
-        Some(u) => {
-            sqlx::query_as("SELECT name FROM org_units WHERE id = $1")
-                .bind(u.0)
-                .fetch_optional(&mut *c)
-                .await?
-        }
-        None => None,
-    };
     Ok((
-        brand_code.map(|x| x.0),
-        user_name.map(|x| x.0),
-        unit_name.map(|x| x.0),
+        text_of(
+            c,
+            "SELECT code FROM brands WHERE id = $1",
+            brand.map(|b| b.0),
+        )
+        .await?,
+        text_of(
+            c,
+            "SELECT display_name FROM users WHERE id = $1",
+            user.map(|u| u.0),
+        )
+        .await?,
+        text_of(
+            c,
+            "SELECT name FROM org_units WHERE id = $1",
+            unit.map(|u| u.0),
+        )
+        .await?,
     ))
+}
+
+/// The one text column `sql` selects for `id`; None without an id or a row.
+async fn text_of(
+    c: &mut Conn,
+    sql: &'static str,
+    id: Option<i64>,
+) -> Result<Option<String>, Error> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let row: Option<(String,)> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await?;
+    Ok(row.map(|r| r.0))
 }

@@ -3,6 +3,8 @@
 //! (`mark_warned`, `mark_breached`) re-check the instant the job was scheduled for in SQL, so a
 //! job made stale by a pause, a resume or a stop changes nothing.
 
+use std::fmt::Write as _;
+
 use domain::account::BrandTier;
 use domain::calendar::{DayHours, DayRule};
 use domain::sla::{
@@ -531,10 +533,10 @@ pub struct NewClock {
 /// Starts the clocks of `ks` in one statement, each unless its subject already has a clock for
 /// its metric; returns the new rows in the order of `ks` (those not started are left out).
 pub async fn insert_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaClock>, Error> {
+    const COLUMNS: usize = 12;
     if ks.is_empty() {
         return Ok(Vec::new());
     }
-    const COLUMNS: usize = 12;
     let mut sql = String::from(
         "INSERT INTO sla_clocks (subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES ",
     );
@@ -545,9 +547,9 @@ pub async fn insert_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaClock
         }
         sql.push('(');
         for col in 1..=COLUMNS {
-            sql.push_str(&format!("${}, ", b + col));
+            let _ = write!(sql, "${}, ", b + col);
         }
-        sql.push_str(&format!("'[]', 1, ${0}, ${0})", b + 8));
+        let _ = write!(sql, "'[]', 1, ${0}, ${0})", b + 8);
     }
     sql.push_str(
         " ON CONFLICT (subject_kind, subject_id, metric) DO NOTHING
