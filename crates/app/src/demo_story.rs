@@ -148,6 +148,15 @@ fn event_time(e: &TelephonyEvent) -> Result<Timestamp> {
     at(&e.at)
 }
 
+fn reason_zh(reason: &str) -> &'static str {
+    match reason {
+        "missed" => "未接",
+        "abandoned" => "放弃",
+        "voicemail" => "留言",
+        _ => "非工作时间",
+    }
+}
+
 fn due(c: &ClockView) -> String {
     c.due_at.map(shanghai).unwrap_or_default()
 }
@@ -371,14 +380,12 @@ pub async fn play(app: &App) -> Result<StoryReport> {
         .ok_or_else(|| broken("the first-reply clock has no warning"))?;
     s.until(warn).await?;
     let warned = tickets::get(app, &agent, TicketId(unanswered.id)).await?;
+    if warned.summary.escalated {
+        return Err(broken("the warning escalated"));
+    }
     s.step(format!(
-        "{} 首次响应预警（剩余 20%），尚未升级：{}",
-        unanswered.number,
-        if warned.summary.escalated {
-            "已升级"
-        } else {
-            "未升级"
-        }
+        "{} 首次响应预警（剩余 20%），提醒负责人，尚未升级",
+        unanswered.number
     ));
     let breach = first_u
         .due_at
@@ -411,7 +418,7 @@ pub async fn play(app: &App) -> Result<StoryReport> {
         .push((rc, task.reason.clone(), shanghai(task.due_at)));
     s.step(format!(
         "未接来电 → 回拨任务 #{rc}（{}），应回拨时间 {}",
-        task.reason,
+        reason_zh(&task.reason),
         shanghai(task.due_at)
     ));
 
@@ -436,8 +443,12 @@ pub async fn play(app: &App) -> Result<StoryReport> {
         return Err(broken("three urges did not escalate"));
     }
     s.step(format!(
-        "经销商节假日三次催单 → 优先级升为 {}，客诉单升级给主管",
-        urged.summary.priority
+        "经销商节假日三次催单 → 优先级升为{}，客诉单升级给主管",
+        if urged.summary.priority == "urgent" {
+            "“紧急”"
+        } else {
+            "“高”"
+        }
     ));
 
     // 21:30 — a call after the desk closed: the return call is due at opening.
@@ -452,7 +463,7 @@ pub async fn play(app: &App) -> Result<StoryReport> {
         .push((rc, task.reason.clone(), shanghai(task.due_at)));
     s.step(format!(
         "下班后来电 → 回拨任务 #{rc}（{}），明早开门 {} 回拨",
-        task.reason,
+        reason_zh(&task.reason),
         shanghai(task.due_at)
     ));
 
@@ -563,6 +574,7 @@ pub async fn play(app: &App) -> Result<StoryReport> {
         .nth(1)
         .ok_or_else(|| broken("the status link has no key"))?
         .to_string();
+    s.step("质量部上门修复，客户经理登记处理结果（待确认）");
     s.until(at("2026-10-08T19:00:00+08:00")?).await?;
     let page = tickets::public_view(app, &created.number, &key).await?;
     tickets::public_act(
@@ -575,7 +587,7 @@ pub async fn play(app: &App) -> Result<StoryReport> {
         Some("已修好，谢谢".into()),
     )
     .await?;
-    s.step("质量部上门修复，客户经理登记处理结果；经销商通过签名链接确认");
+    s.step("经销商通过签名链接确认处理结果");
     s.clock.advance_ms(10 * MINUTE);
     let closed = s.act(&owner, complaint, ActionInput::Close).await?;
     let resolution = s.clock_of(&owner, complaint, "resolution").await?;
@@ -624,9 +636,19 @@ pub async fn play(app: &App) -> Result<StoryReport> {
     )
     .await?;
     s.report.found = found.items.iter().map(|h| (h.kind.clone(), h.id)).collect();
+    let named: Vec<&str> = [
+        (complaint, s.report.complaint.as_str()),
+        (unanswered.id, s.report.unanswered.as_str()),
+        (fid, s.report.follow_up.as_str()),
+    ]
+    .into_iter()
+    .filter(|(id, _)| s.report.found.contains(&("ticket".to_string(), *id)))
+    .map(|(_, n)| n)
+    .collect();
     s.step(format!(
-        "搜索“漏水”：{} 条结果（客诉单、咨询单、回访投诉……）",
-        found.items.len()
+        "搜索“漏水”：{} 条结果，其中本故事的受理单 {}",
+        found.items.len(),
+        named.join("、")
     ));
     Ok(s.report)
 }
