@@ -30,6 +30,19 @@ pub(crate) async fn as_user(app: &App, ctx: &Ctx, login: &'static str) -> Result
     Ok(p.ctx(ctx.clock.clone(), "demo".into(), "zh-CN".into()))
 }
 
+/// The demo's 质量部 and 物流部, as `ctx` finds them among the desk's departments.
+pub(crate) async fn quality_and_logistics(app: &App, ctx: &Ctx) -> Result<(i64, i64)> {
+    let departments = crate::desk_pickers::departments(app, ctx).await?;
+    let dept = |name: &str| {
+        departments
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.id)
+            .ok_or_else(|| Error::Conflict(format!("demo department {name} is missing")))
+    };
+    Ok((dept("质量部")?, dept("物流部")?))
+}
+
 async fn act(app: &App, ctx: &Ctx, id: i64, a: ActionInput) -> Result<()> {
     let id = domain::TicketId(id);
     let v = tickets::get(app, ctx, id).await?.summary.version;
@@ -47,16 +60,7 @@ pub async fn build(app: &App, ctx: &Ctx) -> Result<DeskReport> {
     let owner = as_user(app, ctx, "owner").await?;
     let dealer = as_user(app, ctx, "dealer").await?;
     let remote = as_user(app, ctx, "remote").await?;
-    let departments = crate::desk_pickers::departments(app, &agent).await?;
-    let dept = |code_name: &str| {
-        departments
-            .iter()
-            .find(|d| d.name == code_name)
-            .map(|d| d.id)
-            .ok_or_else(|| Error::Conflict(format!("demo department {code_name} is missing")))
-    };
-    let qa = dept("质量部")?;
-    let logistics = dept("物流部")?;
+    let (qa, logistics) = quality_and_logistics(app, &agent).await?;
     // Customers the desk serves: individuals with a phone, and the dealer's own customers.
     let people = ledger::list_customers(
         app,

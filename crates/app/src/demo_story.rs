@@ -179,15 +179,7 @@ pub async fn play(app: &App) -> Result<StoryReport> {
     let owner = as_user(app, &sys, "owner").await?;
     let quality = as_user(app, &sys, "quality").await?;
     let dealer = as_user(app, &sys, "dealer").await?;
-    let departments = crate::desk_pickers::departments(app, &agent).await?;
-    let dept = |name: &str| {
-        departments
-            .iter()
-            .find(|d| d.name == name)
-            .map(|d| d.id)
-            .ok_or_else(|| broken(format!("department {name} is missing")))
-    };
-    let (qa, logistics) = (dept("质量部")?, dept("物流部")?);
+    let (qa, logistics) = crate::demo_desk::quality_and_logistics(app, &agent).await?;
 
     // The desk's extensions: the agent's, and the account owner's (key-account calls ring there).
     for (ext, who) in [(AGENT_EXTENSION, &agent), (OWNER_EXTENSION, &owner)] {
