@@ -61,11 +61,6 @@ pub enum Error {
     /// Reading or writing the files folder failed.
     #[error("internal error")]
     Io(#[source] std::io::Error),
-    /// Raised inside a create's transaction when a concurrent retry recorded the same key
-    /// first; `create_once` turns it into a replay. It never reaches a caller.
-    #[doc(hidden)]
-    #[error("idempotent replay")]
-    Replay(store::idempotency::Earlier),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -105,7 +100,7 @@ impl Error {
             }
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
-            Error::Store(_) | Error::Io(_) | Error::Replay(_) => "internal",
+            Error::Store(_) | Error::Io(_) => "internal",
         }
     }
 

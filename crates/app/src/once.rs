@@ -31,7 +31,8 @@ where
         });
     };
     // No read before the write: retries are rare, and the key is recorded in the same
-    // transaction as the resource, so a retry finds out there (and rolls its work back).
+    // transaction as the resource (at its end, with its other deferred statements). A key that
+    // is stored already makes the write fail and roll back; the earlier request is read then.
     let at = ctx.now();
     let k = key.clone();
     let out = app
@@ -39,11 +40,8 @@ where
         .write(move |c| {
             Box::pin(async move {
                 let id = create(c).await?;
-                match idempotency::record(c, &k, id, at).await? {
-                    None => Ok(id),
-                    // A concurrent request with the same key won; undo ours.
-                    Some(earlier) => Err(Error::Replay(earlier)),
-                }
+                idempotency::record_deferred(c, &k, id, at).await?;
+                Ok(id)
             })
         })
         .await;
@@ -52,12 +50,9 @@ where
             id: wrap(id),
             replayed: false,
         }),
-        Err(Error::Replay(earlier)) => replay(&key, &earlier).map(|id| Created {
-            id: wrap(id),
-            replayed: true,
-        }),
-        // A concurrent request with the same key may have committed while ours ran and made
-        // ours fail (the phone it just saved is now a duplicate): answer as its replay.
+        // A retry (its key is stored), or a concurrent request with the same key that
+        // committed while ours ran and made ours fail (on the key, or on the phone it just
+        // saved): answer as its replay.
         Err(e) => {
             let k = key.clone();
             match app

@@ -24,7 +24,7 @@
 //! };
 //! let mut prepared = doc.prepare();
 //! app.db.write(move |c| Box::pin(async move {
-//!     let id = store::tickets::insert(c, …).await?;
+//!     let (id, number) = store::tickets::insert_numbered(c, …).await?;
 //!     prepared.set_id(id.0);            // when the id is only known inside the write
 //!     search::index(c, &prepared).await?;
 //!     …

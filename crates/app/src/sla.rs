@@ -298,15 +298,16 @@ pub async fn start(
             warn_at: Some(warn),
         });
     }
-    // One statement for the clocks and one for all their jobs: this runs inside every ticket
-    // create, where each statement is a round trip to the writer's connection.
+    // One statement for the clocks; their jobs go at the end of the write with the other
+    // deferred statements: this runs inside every ticket create, where each statement is a
+    // round trip to the writer's connection.
     let started = db::insert_clocks(c, &new).await?;
     let jobs: Vec<NewJob> = started
         .iter()
         .flat_map(wanted_jobs)
         .map(|(_, job)| job)
         .collect();
-    jobs::enqueue_all(c, &jobs, now).await?;
+    jobs::enqueue_deferred(c, &jobs, now).await?;
     Ok(started)
 }
 

@@ -1007,9 +1007,6 @@ async fn open_follow_up(
 ) -> Result<(TicketId, String)> {
     let now = ticket_audit.at;
     let queue = intake_queue(c).await?;
-    let day = now.date_in(facts.tz);
-    let seq = tickets::next_number(c, "ticket", &day.to_string()).await?;
-    let number = format!("KF{}-{seq:06}", day.to_string().replace('-', ""));
     let kind = fu.kind.ticket_kind();
     let state = TicketState::new(TicketId(0), kind, Owner::Queue(queue), fu.priority);
     let headline = facts
@@ -1022,7 +1019,7 @@ async fn open_follow_up(
     let orig = facts.original;
     let mut ticket = Ticket {
         state,
-        number: number.clone(),
+        number: String::new(),
         brand_id: facts.inv.brand_id,
         channel: match facts.channel {
             SurveyChannel::Link => Channel::WebForm,
@@ -1064,8 +1061,7 @@ async fn open_follow_up(
         updated_at: now,
         closed_at: None,
     };
-    let id = tickets::insert(c, &ticket, None).await?;
-    ticket.state.id = id;
+    let id = crate::tickets::insert_new(c, &mut ticket, None, facts.tz).await?;
     ticket_event(
         c,
         &ticket,
@@ -1107,7 +1103,7 @@ async fn open_follow_up(
         Some(json!({ "number": ticket.number, "kind": kind.as_str(), "owner": ticket.state.owner, "survey_invitation": facts.inv.id.0 })),
     )
     .await?;
-    Ok((id, number))
+    Ok((id, ticket.number))
 }
 
 /// One row of a ticket's history; the status and owner stay as they are.

@@ -511,8 +511,22 @@ async fn department(c: &mut Conn, field: &str, id: i64) -> Result<OrgUnitId> {
     }
 }
 
-fn number(day: domain::Date, n: i64) -> String {
-    format!("KF{}-{n:06}", day.to_string().replace('-', ""))
+/// Stores a new ticket (`t.number` and `t.state.id` are ignored) with the next number of the
+/// day `t.created_at` falls on in `tz`: `KF20261001-000123`. Sets both on `t`.
+pub(crate) async fn insert_new(
+    c: &mut Conn,
+    t: &mut Ticket,
+    access_key_hash: Option<&str>,
+    tz: chrono_tz::Tz,
+) -> Result<TicketId> {
+    let day = t.created_at.date_in(tz);
+    let prefix = format!("KF{}-", day.to_string().replace('-', ""));
+    let (id, number) =
+        tickets::insert_numbered(c, t, access_key_hash, "ticket", &day.to_string(), &prefix)
+            .await?;
+    t.state.id = id;
+    t.number = number;
+    Ok(id)
 }
 
 /// The requester's status link: the ticket number and a key only the requester holds.
@@ -1102,13 +1116,10 @@ pub(crate) async fn create_keyed(
                 *attached_w.lock().expect("not poisoned") = Some((open_id, open.number));
                 return Ok(open_id);
             }
-            let day = now.date_in(tz);
-            let n = tickets::next_number(c, "ticket", &day.to_string()).await?;
             let mut state = TicketState::new(TicketId(0), kind, r.owner, priority);
             state.tracker = r.tracker;
             let mut t = draft;
             t.state = state;
-            t.number = number(day, n);
             t.brand_id = r.brand;
             t.customer_id = r.customer;
             t.requester_id = r.requester;
@@ -1116,8 +1127,7 @@ pub(crate) async fn create_keyed(
             t.device_id = r.device;
             t.created_at = now;
             t.updated_at = now;
-            let id = tickets::insert(c, &t, Some(&key_hash)).await?;
-            t.state.id = id;
+            let id = insert_new(c, &mut t, Some(&key_hash), tz).await?;
             crate::sla::start(
                 c,
                 domain::sla::Subject::ticket(id),
@@ -1178,7 +1188,7 @@ pub(crate) async fn create_keyed(
                 t.brand_id,
                 Some(json!({ "number": t.number, "kind": kind.as_str(), "owner": t.state.owner })),
             );
-            batch.run(c).await?;
+            batch.defer(c).await?;
             *numbered_w.lock().expect("not poisoned") = Some(t.number);
             Ok(id.0)
         })

@@ -156,6 +156,11 @@ impl Db {
                 // 64 MiB of page cache for the one writer (the default is 2 MiB): a batch of
                 // commits touches index pages all over a large database.
                 "PRAGMA cache_size=-65536",
+                // Each write of a group commit runs in its own savepoint; SQLite keeps the pages
+                // a savepoint may have to roll back in a sub-journal, by default a temporary
+                // file: one pwrite per page first touched in each savepoint. In memory they
+                // cost a copy. Durability is the WAL's, not the sub-journal's.
+                "PRAGMA temp_store=MEMORY",
             ] {
                 conn.execute(pragma).await?;
             }
@@ -384,8 +389,8 @@ async fn writer_task(
         if crate::dialect::sqlite_take_enqueued() && error.is_none() {
             crate::dialect::wake(&jobs);
         }
-        for finish in done {
-            finish(error.clone());
+        for (finish, own) in done {
+            finish(error.clone().or(own));
         }
         metrics::histogram!("kefu_group_commit_batch_size")
             .record(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
@@ -395,27 +400,49 @@ async fn writer_task(
 async fn run_batch(
     conn: &mut AnyConnection,
     batch: &mut Vec<Job>,
-    done: &mut Vec<Finish>,
+    done: &mut Vec<(Finish, Option<Arc<Error>>)>,
 ) -> Result<(), Error> {
     // The batch is one transaction; each job runs inside the savepoint `w`. Closing one job's
     // savepoint and opening the next one's is a single round trip to the connection's thread,
-    // which is what a write costs most here.
+    // which is what a write costs most here; the statements the job deferred travel with it.
     sqlx::raw_sql("BEGIN; SAVEPOINT w")
         .execute(&mut *conn)
         .await?;
     let n = batch.len();
     for (i, job) in batch.drain(..).enumerate() {
         let (ok, finish) = job(conn).await;
-        done.push(finish);
-        let step = match (ok, i + 1 == n) {
+        let deferred = crate::dialect::sqlite_take_deferred();
+        let last = i + 1 == n;
+        let mut own_error = None;
+        if ok && !deferred.is_empty() {
+            let tail = if last {
+                "RELEASE w; COMMIT"
+            } else {
+                "RELEASE w; SAVEPOINT w"
+            };
+            match deferred.run_with_tail(conn, tail).await {
+                Ok(()) => {
+                    done.push((finish, None));
+                    continue;
+                }
+                // A deferred statement failed (the savepoint is still open: undo this job
+                // alone), or the commit did (the rollback below fails too: the batch fails).
+                Err(e) => own_error = Some(Arc::new(e)),
+            }
+        }
+        let step = match (ok && own_error.is_none(), last) {
             (true, false) => "RELEASE w; SAVEPOINT w",
             (false, false) => "ROLLBACK TO w; RELEASE w; SAVEPOINT w",
             (true, true) => "RELEASE w; COMMIT",
             (false, true) => "ROLLBACK TO w; RELEASE w; COMMIT",
         };
+        done.push((finish, own_error.clone()));
         if let Err(e) = sqlx::raw_sql(step).execute(&mut *conn).await {
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-            return Err(e.into());
+            return Err(match own_error {
+                Some(first) => clone_error(&first),
+                None => e.into(),
+            });
         }
     }
     Ok(())

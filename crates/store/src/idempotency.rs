@@ -35,28 +35,26 @@ pub async fn find(c: &mut Conn, k: &IdemKey) -> Result<Option<Earlier>, Error> {
     }))
 }
 
-/// Records the key for `resource_id`. Returns the earlier request instead when the key was
-/// already used (a concurrent retry won the race); the caller then rolls back its own work.
-pub async fn record(
+/// Records the key at the end of the surrounding write ([`crate::sql::Batch::defer`]). A key
+/// already stored (a retry, or a concurrent twin) makes the write fail with
+/// [`Error::Duplicate`]; the caller then reads the earlier request with [`find`].
+pub async fn record_deferred(
     c: &mut Conn,
     k: &IdemKey,
     resource_id: i64,
     at: Timestamp,
-) -> Result<Option<Earlier>, Error> {
-    let inserted: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO idempotency_keys (principal, route, key, body_hash, resource_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (principal, route, key) DO NOTHING RETURNING id",
-    )
-    .bind(&k.principal)
-    .bind(&k.route)
-    .bind(&k.key)
-    .bind(&k.body_hash)
-    .bind(resource_id)
-    .bind(at.0)
-    .fetch_optional(&mut *c)
-    .await?;
-    if inserted.is_some() {
-        Ok(None)
-    } else {
-        find(c, k).await
-    }
+) -> Result<(), Error> {
+    let mut batch = crate::sql::Batch::new();
+    batch.push(
+        "INSERT INTO idempotency_keys (principal, route, key, body_hash, resource_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        vec![
+            k.principal.clone().into(),
+            k.route.clone().into(),
+            k.key.clone().into(),
+            k.body_hash.clone().into(),
+            resource_id.into(),
+            at.0.into(),
+        ],
+    );
+    batch.defer(c).await
 }

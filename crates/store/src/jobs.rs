@@ -144,6 +144,32 @@ pub async fn enqueue_all(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Resul
     Ok(added)
 }
 
+/// Enqueues `jobs` at the end of the surrounding write ([`crate::sql::Batch::defer`]): for a
+/// write that does not read them back. A job whose dedupe key is pending already is skipped,
+/// as with [`enqueue_all`].
+pub async fn enqueue_deferred(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Result<(), Error> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut batch = crate::sql::Batch::new();
+    for job in jobs {
+        batch.push(
+            "INSERT INTO jobs (kind, payload, run_at, state, attempts, max_attempts, dedupe_key, created_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+            vec![
+                job.kind.clone().into(),
+                job.payload.to_string().into(),
+                job.run_at.0.into(),
+                job.max_attempts.max(1).into(),
+                job.dedupe_key.clone().into(),
+                now.0.into(),
+            ],
+        );
+    }
+    batch.defer(c).await?;
+    // A mark (SQLite) or a NOTIFY (PostgreSQL), delivered only if the write commits.
+    dialect::notify_jobs(c).await
+}
+
 /// A job handed to one worker until `lease_until`.
 #[derive(Debug, Clone)]
 pub struct Claimed {

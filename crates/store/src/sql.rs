@@ -191,6 +191,56 @@ impl Batch {
         }
     }
 
+    /// Appends `other`'s statements after this batch's.
+    pub fn append(&mut self, mut other: Batch) {
+        self.parts.append(&mut other.parts);
+    }
+
+    /// Runs the batch at the end of the surrounding write instead of now, for statements no
+    /// later step of the write reads (a history row, an audit row, a search document, the jobs
+    /// a write schedules, its idempotency key). Inside the SQLite writer they travel with the
+    /// write's closing savepoint step: one round trip for all of them. If one fails, the write
+    /// fails as a whole, as if the statement had run in place. On PostgreSQL (and outside the
+    /// writer) the batch runs now.
+    pub async fn defer(self, c: &mut Conn) -> Result<(), Error> {
+        if self.parts.is_empty() {
+            return Ok(());
+        }
+        if c.backend_name() == "PostgreSQL" {
+            return self.run(c).await;
+        }
+        match crate::dialect::sqlite_defer(self) {
+            None => Ok(()),
+            Some(now) => now.run(c).await,
+        }
+    }
+
+    /// SQLite: the statements, then `tail` (literal SQL without placeholders), as one
+    /// multi-statement query.
+    pub(crate) async fn run_with_tail(self, c: &mut Conn, tail: &'static str) -> Result<(), Error> {
+        let (mut sql, args) = self.joined();
+        sql.push_str(tail);
+        // Only this crate's statement literals, their placeholders renumbered, and `tail`.
+        sqlx::query_with::<Any, AnyArguments>(AssertSqlSafe(sql), args)
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+
+    fn joined(self) -> (String, AnyArguments) {
+        let mut sql = String::new();
+        let mut args = AnyArguments::default();
+        let mut offset = 0;
+        for (part, values) in self.parts {
+            let n = values.len();
+            renumber(&mut sql, part, offset);
+            sql.push_str(";\n");
+            Self::bind_all(&mut args, values);
+            offset += n;
+        }
+        (sql, args)
+    }
+
     pub async fn run(self, c: &mut Conn) -> Result<(), Error> {
         if self.parts.len() <= 1 || c.backend_name() == "PostgreSQL" {
             for (sql, values) in self.parts {
@@ -202,16 +252,7 @@ impl Batch {
             }
             return Ok(());
         }
-        let mut sql = String::new();
-        let mut args = AnyArguments::default();
-        let mut offset = 0;
-        for (part, values) in self.parts {
-            let n = values.len();
-            renumber(&mut sql, part, offset);
-            sql.push_str(";\n");
-            Self::bind_all(&mut args, values);
-            offset += n;
-        }
+        let (sql, args) = self.joined();
         // Only this crate's statement literals, their placeholders renumbered.
         sqlx::query_with::<Any, AnyArguments>(AssertSqlSafe(sql), args)
             .execute(&mut *c)

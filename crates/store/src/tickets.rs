@@ -201,43 +201,86 @@ fn json_or_null<T: serde::Serialize>(v: &[T]) -> Option<String> {
     }
 }
 
-/// Inserts a new ticket as given (its `state.id` is ignored) and returns the id.
-pub async fn insert(
+/// The ticket INSERT with its number given as `$1` (an expression on SQLite, see
+/// [`insert_numbered`]).
+macro_rules! insert_ticket {
+    ($number:literal) => {
+        concat!(
+            "INSERT INTO tickets (number, brand_id, kind, channel, priority, status, subject, description, customer_id, requester_id, dealer_id, device_id, contact_name, contact_phone, contact_email, owner_user_id, owner_queue_id, tracker_user_id, complaint_category, source_call_id, access_key_hash, created_by, version, created_at, updated_at) VALUES (",
+            $number,
+            ", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23) RETURNING id, number"
+        )
+    };
+}
+
+/// Inserts `t` (its `number` is ignored) numbered by the series' counter for `day`: the
+/// number is `prefix` and the day's next value, six digits at least. On SQLite the counter and
+/// the row go in one round trip to the connection (this runs in every ticket create, on the
+/// one writer); PostgreSQL takes two statements. Returns the id and the number given.
+pub async fn insert_numbered(
     c: &mut Conn,
     t: &Ticket,
     access_key_hash: Option<&str>,
-) -> Result<TicketId, Error> {
+    series: &str,
+    day: &str,
+    prefix: &str,
+) -> Result<(TicketId, String), Error> {
+    let sqlite = c.backend_name() != "PostgreSQL";
+    let number = if sqlite {
+        prefix.to_string()
+    } else {
+        format!("{prefix}{:06}", next_number(c, series, day).await?)
+    };
+    let sql = if sqlite {
+        concat!(
+            "INSERT INTO number_counters (series, day, last) VALUES ($24, $25, 1) ON CONFLICT (series, day) DO UPDATE SET last = number_counters.last + 1;\n",
+            insert_ticket!(
+                "$1 || printf('%06d', (SELECT last FROM number_counters WHERE series = $24 AND day = $25))"
+            )
+        )
+    } else {
+        insert_ticket!("$1")
+    };
     let s = &t.state;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO tickets (number, brand_id, kind, channel, priority, status, subject, description, customer_id, requester_id, dealer_id, device_id, contact_name, contact_phone, contact_email, owner_user_id, owner_queue_id, tracker_user_id, complaint_category, source_call_id, access_key_hash, created_by, version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23) RETURNING id",
-    )
-    .bind(&t.number)
-    .bind(t.brand_id.map(|x| x.0))
-    .bind(s.kind.as_str())
-    .bind(t.channel.as_str())
-    .bind(s.priority.as_str())
-    .bind(s.status.as_str())
-    .bind(&t.subject)
-    .bind(&t.description)
-    .bind(t.customer_id.map(|x| x.0))
-    .bind(t.requester_id.map(|x| x.0))
-    .bind(t.dealer_id.map(|x| x.0))
-    .bind(t.device_id.map(|x| x.0))
-    .bind(&t.contact_name)
-    .bind(&t.contact_phone)
-    .bind(&t.contact_email)
-    .bind(s.owner.user().map(|x| x.0))
-    .bind(s.owner.queue().map(|x| x.0))
-    .bind(s.tracker.map(|x| x.0))
-    .bind(t.complaint_category.map(domain::ticket::ComplaintCategory::as_str))
-    .bind(t.source_call_id)
-    .bind(access_key_hash)
-    .bind(t.created_by.map(|x| x.0))
-    .bind(t.created_at.0)
-    .fetch_one(&mut *c)
-    .await?;
-    Ok(TicketId(id))
+    let mut q = sqlx::query_as::<_, (i64, String)>(sql)
+        .bind(number)
+        .bind(t.brand_id.map(|x| x.0))
+        .bind(s.kind.as_str())
+        .bind(t.channel.as_str())
+        .bind(s.priority.as_str())
+        .bind(s.status.as_str())
+        .bind(&t.subject)
+        .bind(&t.description)
+        .bind(t.customer_id.map(|x| x.0))
+        .bind(t.requester_id.map(|x| x.0))
+        .bind(t.dealer_id.map(|x| x.0))
+        .bind(t.device_id.map(|x| x.0))
+        .bind(&t.contact_name)
+        .bind(&t.contact_phone)
+        .bind(&t.contact_email)
+        .bind(s.owner.user().map(|x| x.0))
+        .bind(s.owner.queue().map(|x| x.0))
+        .bind(s.tracker.map(|x| x.0))
+        .bind(
+            t.complaint_category
+                .map(domain::ticket::ComplaintCategory::as_str),
+        )
+        .bind(t.source_call_id)
+        .bind(access_key_hash)
+        .bind(t.created_by.map(|x| x.0))
+        .bind(t.created_at.0);
+    if sqlite {
+        q = q.bind(series).bind(day);
+    }
+    // `fetch_all`: on SQLite, sqlx's single-row fetch stops after the first statement of a
+    // multi-statement query (the counter's, which returns no row).
+    let (id, number) = q
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(Error::NotFound)?;
+    Ok((TicketId(id), number))
 }
 
 /// Writes every mutable column of `t` if the stored version is still `t.version`, and bumps the

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use domain::customer::{CustomerDraft, CustomerKind};
 use domain::{Phone, Scope, Timestamp};
+use store::idempotency::{self, IdemKey};
 use store::{Db, Error, OpenOptions, customers};
 use testkit::each_backend;
 
@@ -77,6 +78,73 @@ async fn concurrent_writes_all_land_and_a_failing_one_fails_alone() {
             bad.is_empty(),
             "{which:?}: the failed write left a phone behind"
         );
+    })
+    .await;
+}
+
+/// Deferred statements (`Batch::defer`) run at the end of their write, on SQLite together
+/// with the writer's savepoint step: a deferred statement that fails fails its own write alone —
+/// its earlier statements are undone — and every other write of the group commit lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_deferred_statement_fails_its_write_alone() {
+    each_backend(|db, which| async move {
+        let taken = IdemKey {
+            principal: "user:1".into(),
+            route: "POST /x".into(),
+            key: "taken".into(),
+            body_hash: "h".into(),
+        };
+        let k = taken.clone();
+        db.write(move |c| {
+            Box::pin(async move { idempotency::record_deferred(c, &k, 1, Timestamp(1)).await })
+        })
+        .await
+        .unwrap();
+        let db = Arc::new(db);
+        let mut tasks = Vec::new();
+        for i in 0..48 {
+            let db = db.clone();
+            let mut key = taken.clone();
+            if i % 6 != 2 {
+                key.key = format!("free-{i}");
+            }
+            let d = draft(&format!("客户{i}"), &format!("137{i:08}"));
+            tasks.push(tokio::spawn(async move {
+                db.write(move |c| {
+                    Box::pin(async move {
+                        let id = customers::insert(c, &d, None, Timestamp(1)).await?;
+                        idempotency::record_deferred(c, &key, id.0, Timestamp(1)).await?;
+                        Ok::<_, Error>(id.0)
+                    })
+                })
+                .await
+            }));
+        }
+        let (mut ok, mut dup) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(Error::Duplicate(_)) => dup += 1,
+                Err(e) => panic!("{which:?}: unexpected {e}"),
+            }
+        }
+        assert_eq!((ok, dup), (40, 8), "{which:?}");
+        let n = db
+            .read(|c| Box::pin(async move { customers::count(c, &Scope::All).await }))
+            .await
+            .unwrap();
+        assert_eq!(n, 40, "{which:?}: the refused writes left no customer");
+        for i in [2, 3] {
+            let k = IdemKey {
+                key: format!("free-{i}"),
+                ..taken.clone()
+            };
+            let found = db
+                .read(move |c| Box::pin(async move { idempotency::find(c, &k).await }))
+                .await
+                .unwrap();
+            assert_eq!(found.is_some(), i == 3, "{which:?}: key free-{i}");
+        }
     })
     .await;
 }
