@@ -2024,14 +2024,12 @@ pub async fn act(
                 }
                 let before = t.clone();
                 let from = t.state.status;
-                let (guard, mut plan) = guards(c, &t, me, now).await?;
+                let (mut guard, mut plan) = guards(c, &t, me, now).await?;
                 let owns = me.is_some() && t.state.owner.user() == me;
                 let mut data = json!({});
                 let mut timeline_line: Option<String> = None;
                 let mut notify: Option<(Milestone, Templates, String)> = None;
                 let mut reply: Option<(String, &'static str)> = None;
-                // An event the arm applied itself (with its own guards): the clocks follow it too.
-                let mut applied: Option<TicketEvent> = None;
                 let event: Option<TicketEvent> = match parsed {
                     Parsed::Route { to, note } => {
                         let to = department(c, "department_id", to).await?;
@@ -2104,19 +2102,13 @@ pub async fn act(
                             sign_part(c, &t, &mut plan, d, u, now).await?;
                         }
                         let committed_at = plan.committed_at().unwrap_or(now);
-                        let mut guards2 = guard;
-                        guards2.plan_fully_signed = plan.is_fully_signed();
-                        let signed = TicketEvent::SignPlan { by: u, committed_at };
-                        t.state.apply(&signed, &guards2)?;
-                        applied = Some(signed);
-                        t.plan_committed_at = Some(committed_at);
                         data = json!({ "committed_at": committed_at.rfc3339_in(tz), "parts": plan.parts.len() });
                         timeline_line = Some(format!(
                             "{} 处理方案已签署，承诺时间 {}",
                             t.number,
                             committed_at.display_in(tz)
                         ));
-                        None
+                        Some(TicketEvent::SignPlan { by: u, committed_at })
                     }
                     Parsed::ReturnPlan { note } => {
                         data = json!({ "note": note });
@@ -2336,12 +2328,17 @@ pub async fn act(
                 let replied_before = t.first_reply_at.is_some();
                 let priority_before = t.state.priority;
                 if let Some(ev) = &event {
+                    // The plan as the arm left it (a handler signing the plan signs their own
+                    // department's part with it).
+                    guard.plan_fully_signed = plan.is_fully_signed();
                     t.state.apply(ev, &guard)?;
-                    if matches!(ev, TicketEvent::Route { .. }) {
-                        t.round += 1;
-                    }
-                    if matches!(ev, TicketEvent::Close) {
-                        t.closed_at = Some(now);
+                    match ev {
+                        TicketEvent::Route { .. } => t.round += 1,
+                        TicketEvent::SignPlan { committed_at, .. } => {
+                            t.plan_committed_at = Some(*committed_at);
+                        }
+                        TicketEvent::Close => t.closed_at = Some(now),
+                        _ => {}
                     }
                 }
                 if let Some((body, visibility)) = &reply {
@@ -2378,7 +2375,7 @@ pub async fn act(
                 sla_follow(
                     c,
                     &t,
-                    event.as_ref().or(applied.as_ref()),
+                    event.as_ref(),
                     !replied_before && t.first_reply_at.is_some(),
                     cals.as_deref(),
                     reopen_plan.as_ref(),
@@ -2455,10 +2452,10 @@ pub async fn act(
         .await
 }
 
-/// Moves the ticket's SLA clocks along with an accepted event: pause while waiting on the
-/// customer, resume after, stop the proposal clock when the plan is signed, the resolution
-/// clock on resolving, everything on closing, cancelling or merging; restart resolution on
-/// reopening. A first reply stops the first-reply clock.
+/// Moves the ticket's SLA clocks along with an accepted event, as `ClockEffect` says: pause
+/// while waiting on the customer, resume after, stop the proposal clock when the plan is signed,
+/// the clocks met on resolving, everything on closing, cancelling or merging; restart resolution
+/// on reopening. A first reply stops the first-reply clock.
 async fn sla_follow(
     c: &mut Conn,
     t: &Ticket,
@@ -2468,36 +2465,30 @@ async fn sla_follow(
     reopen_plan: Option<&crate::sla::ClockPlan>,
     now: Timestamp,
 ) -> Result<()> {
-    use domain::sla::SlaMetric as M;
+    use domain::sla::{ClockEffect, SlaMetric as M};
     let subject = domain::sla::Subject::ticket(t.id());
     if first_reply {
         crate::sla::stop(c, subject, M::FirstReply, now).await?;
     }
-    match event {
-        Some(TicketEvent::WaitForCustomer) => {
+    match event.map_or(ClockEffect::None, ClockEffect::of) {
+        ClockEffect::None => {}
+        ClockEffect::Pause => {
             crate::sla::pause(c, subject, now).await?;
         }
-        Some(TicketEvent::CustomerResponded) => {
+        ClockEffect::Resume => {
             if let Some(cals) = cals {
                 crate::sla::resume(c, subject, now, cals).await?;
             }
         }
-        Some(TicketEvent::SignPlan { .. }) => {
-            crate::sla::stop(c, subject, M::Proposal, now).await?;
+        ClockEffect::Stop(metrics) => {
+            for &m in metrics {
+                crate::sla::stop(c, subject, m, now).await?;
+            }
         }
-        Some(
-            TicketEvent::Resolve { .. }
-            | TicketEvent::SolvedRemotely { .. }
-            | TicketEvent::ConvertedToWorkOrder { .. },
-        ) => {
-            crate::sla::stop(c, subject, M::FirstReply, now).await?;
-            crate::sla::stop(c, subject, M::Proposal, now).await?;
-            crate::sla::stop(c, subject, M::Resolution, now).await?;
-        }
-        Some(TicketEvent::Close | TicketEvent::Cancel | TicketEvent::MergeInto { .. }) => {
+        ClockEffect::StopAll => {
             crate::sla::stop_all(c, subject, now).await?;
         }
-        Some(TicketEvent::Reopen) => {
+        ClockEffect::RestartResolution => {
             if let Some(p) = reopen_plan {
                 crate::sla::restart(
                     c,
@@ -2510,7 +2501,6 @@ async fn sla_follow(
                 .await?;
             }
         }
-        _ => {}
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::access::string_enum;
 use crate::account::BrandTier;
 use crate::calendar::{BusinessCalendar, DayHours, DayRule, DeadlineError, Pause, WarnAt};
 use crate::ids::{BrandId, CalendarId, CustomerId, SlaClockId, SlaPolicyId};
-use crate::ticket::{ComplaintCategory, Priority, TicketKind};
+use crate::ticket::{ComplaintCategory, Priority, TicketEvent, TicketKind};
 use crate::time::{Date, Timestamp};
 
 string_enum!(
@@ -53,6 +53,53 @@ string_enum!(
         Met = "met",
     }
 );
+
+/// What an accepted ticket event does to the ticket's clocks. Every event goes through
+/// `TicketState::apply` and then through this one table, so no action can leave a clock running
+/// that its event should have stopped (a signed plan stops the proposal clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockEffect {
+    None,
+    /// Waiting on the customer: the running clocks pause.
+    Pause,
+    /// The customer answered: the paused clocks run again.
+    Resume,
+    /// These targets were reached: their clocks stop, met or breached.
+    Stop(&'static [SlaMetric]),
+    /// Closed, cancelled or merged: every clock stops.
+    StopAll,
+    /// Reopened: the resolution clock starts again.
+    RestartResolution,
+}
+
+impl ClockEffect {
+    pub fn of(event: &TicketEvent) -> Self {
+        match event {
+            TicketEvent::WaitForCustomer => Self::Pause,
+            TicketEvent::CustomerResponded => Self::Resume,
+            TicketEvent::SignPlan { .. } => Self::Stop(&[SlaMetric::Proposal]),
+            TicketEvent::Resolve { .. }
+            | TicketEvent::SolvedRemotely { .. }
+            | TicketEvent::ConvertedToWorkOrder { .. } => Self::Stop(&[
+                SlaMetric::FirstReply,
+                SlaMetric::Proposal,
+                SlaMetric::Resolution,
+            ]),
+            TicketEvent::Close | TicketEvent::Cancel | TicketEvent::MergeInto { .. } => {
+                Self::StopAll
+            }
+            TicketEvent::Reopen => Self::RestartResolution,
+            TicketEvent::Route { .. }
+            | TicketEvent::Transfer { .. }
+            | TicketEvent::Accept { .. }
+            | TicketEvent::ReturnPlan { .. }
+            | TicketEvent::InformRequester { .. }
+            | TicketEvent::Confirm
+            | TicketEvent::Reassign { .. }
+            | TicketEvent::Urge => Self::None,
+        }
+    }
+}
 
 /// One ticket or work order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

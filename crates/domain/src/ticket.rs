@@ -1739,4 +1739,34 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn signing_a_plan_through_apply_stops_the_proposal_clock() {
+        use crate::sla::{ClockEffect, SlaMetric};
+        let mut t = state_in(S::Accepted);
+        let sign = TicketEvent::SignPlan {
+            by: HANDLER,
+            committed_at: NOW.plus_millis(48 * HOUR),
+        };
+        // A part still unsigned: refused, the ticket stays where it was.
+        let unsigned = Guards {
+            plan_fully_signed: false,
+            ..passing()
+        };
+        assert_eq!(t.apply(&sign, &unsigned), Err(TicketError::PlanNotSigned));
+        assert_eq!(t.status, S::Accepted);
+        // Every part signed: the plan is signed, the handler keeps the ticket, and the event is
+        // the one on which the proposal clock stops (and only that clock).
+        let step = t.apply(&sign, &passing()).unwrap();
+        assert_eq!(step.status, S::PlanSigned);
+        assert_eq!((t.status, t.owner), (S::PlanSigned, u(HANDLER)));
+        assert_eq!(
+            ClockEffect::of(&sign),
+            ClockEffect::Stop(&[SlaMetric::Proposal])
+        );
+        // Returning the plan to the tracker leaves the clocks alone.
+        let back = TicketEvent::ReturnPlan { by: HANDLER };
+        t.apply(&back, &passing()).unwrap();
+        assert_eq!(ClockEffect::of(&back), ClockEffect::None);
+    }
 }
