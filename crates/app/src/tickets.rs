@@ -3295,6 +3295,21 @@ pub async fn public_act(
     };
     let (number, key) = (number.to_string(), key.to_string());
     let tz = app.settings.tz;
+    // Reopening restarts the resolution clock, as at the desk: its target is read before the
+    // write.
+    let reopen_plan = if what == "reopen" {
+        let (n, k) = (number.clone(), key.clone());
+        let t = app
+            .db
+            .read(move |c| Box::pin(async move { by_link(c, &n, &k).await }))
+            .await?;
+        crate::sla::plan(app, &policy_key(&t), &[domain::sla::SlaMetric::Resolution])
+            .await?
+            .into_iter()
+            .next()
+    } else {
+        None
+    };
     app.db
         .write(move |c| {
             Box::pin(async move {
@@ -3347,6 +3362,16 @@ pub async fn public_act(
                     .await?;
                 }
                 t.version = tickets::update(c, &t, clock_now).await?;
+                sla_follow(
+                    c,
+                    &t,
+                    ev.as_ref(),
+                    false,
+                    None,
+                    reopen_plan.as_ref(),
+                    clock_now,
+                )
+                .await?;
                 crate::search::set_status(
                     c,
                     store::search::DocKind::Ticket,

@@ -735,6 +735,40 @@ async fn a_repeat_caller_is_attached_and_the_requester_confirms_by_link() {
             );
         }
         assert_eq!(mine.items.len(), 1);
+        // It leaks again: the requester reopens through the same link, and the resolution
+        // clock that resolving stopped runs again, as after a reopen at the desk.
+        let resolution = |w: &World| {
+            let (app, sys) = (w.app.clone(), w.sys.clone());
+            async move {
+                app::sla::clocks_of(&app, &sys, domain::sla::Subject::ticket(TicketId(first.id)))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|k| k.metric == "resolution")
+                    .expect("a resolution clock")
+            }
+        };
+        assert_eq!(resolution(&w).await.state, "met", "{which:?}");
+        w.clock.advance_ms(60 * 60_000);
+        let v = tickets::public_view(&w.app, number, key).await.unwrap();
+        tickets::public_act(
+            &w.app,
+            w.clock.now(),
+            number,
+            key,
+            v.version,
+            "reopen",
+            Some("还是漏水".into()),
+        )
+        .await
+        .unwrap();
+        let t = tickets::get(&w.app, &agent, TicketId(first.id))
+            .await
+            .unwrap();
+        assert_eq!(t.summary.status, "in_progress", "{which:?}");
+        let k = resolution(&w).await;
+        assert_eq!(k.state, "running", "{which:?}");
+        assert_eq!(k.started_at, w.clock.now(), "{which:?}");
     })
     .await;
 }
