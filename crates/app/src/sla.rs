@@ -63,6 +63,9 @@ pub struct Calendars {
     /// The calendar marked default (the desk's hours), if any.
     default: Option<CalendarId>,
     versions: BTreeMap<CalendarId, i64>,
+    /// The active SLA policies, every metric, by id; and the stamp they were read at.
+    policies: Vec<SlaPolicy>,
+    policy_stamp: [i64; 3],
 }
 
 impl Calendars {
@@ -110,28 +113,38 @@ impl CalendarCache {
     }
 }
 
-/// Every business calendar with its days, from the cache when no calendar changed since (one
-/// small query of ids and versions), else read afresh.
+/// Every business calendar with its days, and the active SLA policies: from the cache when
+/// nothing changed since (one small query of versions, [`db::rules_stamp`]), else read afresh.
+/// Every ticket create asks, so an edit made through another node is seen by the next one.
 pub async fn calendars(app: &App) -> Result<Arc<Calendars>> {
-    let versions: BTreeMap<CalendarId, i64> = app
+    let (versions, policy_stamp) = app
         .db
-        .read(|c| Box::pin(async move { db::calendar_versions(c).await }))
-        .await?
-        .into_iter()
-        .collect();
+        .read(|c| Box::pin(async move { db::rules_stamp(c).await }))
+        .await?;
+    let versions: BTreeMap<CalendarId, i64> = versions.into_iter().collect();
     if let Some(cached) = app.calendars.current()
         && cached.versions == versions
+        && cached.policy_stamp == policy_stamp
     {
         return Ok(cached);
     }
-    let (records, days) = app
+    let (records, days, policies) = app
         .db
         .read(|c| {
             Box::pin(async move {
                 let records = db::calendars(c).await?;
                 let ids: Vec<CalendarId> = records.iter().map(|r| r.id).collect();
                 let days = db::days_of(c, &ids).await?;
-                Ok::<_, store::Error>((records, days))
+                let policies = db::active_policies(
+                    c,
+                    &[
+                        SlaMetric::FirstReply,
+                        SlaMetric::Proposal,
+                        SlaMetric::Resolution,
+                    ],
+                )
+                .await?;
+                Ok::<_, store::Error>((records, days, policies))
             })
         })
         .await?;
@@ -142,6 +155,10 @@ pub async fn calendars(app: &App) -> Result<Arc<Calendars>> {
     let loaded = Arc::new(Calendars {
         default: records.iter().find(|r| r.is_default).map(|r| r.id),
         versions: records.iter().map(|r| (r.id, r.version)).collect(),
+        policies,
+        // Read in a later statement than the stamp: a policy edited in between is reloaded on
+        // the next call, as its version then differs.
+        policy_stamp,
         map: records
             .iter()
             .map(|r| {
@@ -174,15 +191,10 @@ pub struct ClockPlan {
 /// most specific active policy of each (see `domain::sla::choose`). A metric no policy covers
 /// gets no clock. Call it before the ticket's write; it only reads.
 pub async fn plan(app: &App, key: &PolicyKey, metrics: &[SlaMetric]) -> Result<Vec<ClockPlan>> {
-    let wanted = metrics.to_vec();
-    let policies = app
-        .db
-        .read(move |c| Box::pin(async move { db::active_policies(c, &wanted).await }))
-        .await?;
     let cals = calendars(app).await?;
     let mut out = Vec::new();
     for &m in metrics {
-        if let Some(p) = rules::choose(&policies, m, key) {
+        if let Some(p) = rules::choose(&cals.policies, m, key) {
             out.push(plan_of(p, &cals)?);
         }
     }

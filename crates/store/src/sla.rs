@@ -101,16 +101,28 @@ fn const_format(head: &'static str, tail: &'static str) -> String {
     format!("{head}{tail}")
 }
 
-/// (id, version) of every calendar: what a cache compares with what it holds.
-pub async fn calendar_versions(c: &mut Conn) -> Result<Vec<(CalendarId, i64)>, Error> {
-    let rows: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT id, version FROM business_calendars ORDER BY id")
-            .fetch_all(&mut *c)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, v)| (CalendarId(id), v))
-        .collect())
+/// What tells a process its cached SLA rules are stale, in one query: every calendar's id and
+/// version, and a stamp of the policies (how many, the sum of their versions, the largest id) —
+/// an edit bumps a version, an insert or a removal changes the count or the largest id.
+pub async fn rules_stamp(c: &mut Conn) -> Result<(Vec<(CalendarId, i64)>, [i64; 3]), Error> {
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT 'c', id, version, CAST(0 AS BIGINT) FROM business_calendars
+         UNION ALL
+         SELECT 'p', CAST(count(*) AS BIGINT), CAST(COALESCE(sum(version), 0) AS BIGINT), CAST(COALESCE(max(id), 0) AS BIGINT) FROM sla_policies",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    let mut calendars = Vec::new();
+    let mut policies = [0; 3];
+    for (k, a, b, m) in rows {
+        if k == "p" {
+            policies = [a, b, m];
+        } else {
+            calendars.push((CalendarId(a), b));
+        }
+    }
+    calendars.sort_by_key(|(id, _)| *id);
+    Ok((calendars, policies))
 }
 
 /// What an admin edits on a calendar.

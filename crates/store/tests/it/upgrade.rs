@@ -467,14 +467,16 @@ async fn check_04(db: &Db, which: &str) {
         "{which}"
     );
 
-    // New rows continue after the loaded ones: a ticket (as tickets::create stores it), its
-    // first event, and a customer.
-    let mut new = t.clone();
-    new.number = "KF20261130-000001".into();
+    // New rows continue after the loaded ones: a ticket (as tickets::create stores it; the
+    // day's counter goes on from the stored one), its first event, and a customer.
+    let new = t.clone();
     let (id, event) = db
         .write(move |c| {
             Box::pin(async move {
-                let id = tickets::insert(c, &new, None).await?;
+                let (id, number) =
+                    tickets::insert_numbered(c, &new, None, "ticket", "2026-11-25", "KF20261125-")
+                        .await?;
+                assert_eq!(number, "KF20261125-000002");
                 let event = tickets::insert_event(
                     c,
                     &tickets::NewEvent {
