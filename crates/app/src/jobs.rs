@@ -592,11 +592,16 @@ impl Handler for DeliverOutbox {
             }
             let channel = msg.channel.as_str();
             let Some(adapter) = self.channels.get(msg.channel) else {
+                // A channel this installation does not use (a demo without SMTP): the message
+                // is settled as failed with the reason, shown in the outbox and on its ticket.
+                // The job did what it is for, so it is done, not dead, and the log says it once
+                // per channel instead of an error per message.
                 let e = format!("no adapter for channel {channel} is configured");
                 record_failure(app, id, &e, false).await?;
                 metrics::counter!("kefu_outbox_total", "channel" => channel, "outcome" => "failed")
                     .increment(1);
-                return Err(JobError::Permanent(e));
+                warn_unconfigured(channel);
+                return Ok(());
             };
             let out = OutboundMessage::new(&msg, ctx.now());
             match adapter.send(&out).await {
@@ -666,4 +671,19 @@ async fn record_failure(
         .write(move |c| Box::pin(async move { outbox::mark_failed(c, id, &e, will_retry).await }))
         .await?;
     Ok(())
+}
+
+/// Logs once per process and channel that messages for it cannot go out.
+fn warn_unconfigured(channel: &str) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !warned.iter().any(|c| c == channel) {
+        warned.push(channel.to_string());
+        tracing::warn!(
+            channel,
+            "no adapter is configured for this channel: its messages are marked failed in the outbox"
+        );
+    }
 }
