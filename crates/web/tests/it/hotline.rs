@@ -1056,6 +1056,186 @@ async fn click_to_call_refuses_without_a_landline() {
 }
 
 #[tokio::test]
+async fn a_line_with_its_own_calendar_and_landline_calls_back_on_its_hours_showing_its_landline() {
+    each_backend(|db, which| async move {
+        let fake = Arc::new(FakeVoice::default());
+        let provider = serve(
+            axum::Router::new()
+                .route("/", axum::routing::get(click_to_dial))
+                .with_state(fake.clone()),
+        )
+        .await;
+        let h = hot_with(
+            db,
+            Settings {
+                hotline_landline: Some(domain::Phone::parse(LANDLINE).unwrap()),
+                voice_aliyun: Some(
+                    AliyunVoiceConfig::new("voice-key", Secret::new("voice-secret"))
+                        .endpoint(format!("http://{provider}/")),
+                ),
+                ..settings()
+            },
+        )
+        .await;
+        // The seeded office-hours calendar: weekdays 09:00–18:00, closed at weekends, while the
+        // desk's default is 08:00–21:00 every day.
+        let calendars = h.get("/calendars").await;
+        let office = calendars
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["week"]["mon"] == "09:00-18:00" && c["week"]["sat"] == "")
+            .unwrap_or_else(|| panic!("{which:?}: an office-hours calendar: {calendars}"))
+            .clone();
+        assert_eq!(office["is_default"], false);
+        let (status, line) = h
+            .api(
+                "POST",
+                "/hotline/lines",
+                &h.token,
+                Some(json!({
+                    "number": "400-111-2222",
+                    "name": "工作日专线",
+                    "landline": "0571-8765 4321",
+                    "calendar_id": office["id"],
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{which:?} {line}");
+        assert_eq!(line["landline"], "057187654321");
+        assert_eq!(line["calendar_id"], office["id"]);
+        let (status, other) = h
+            .api(
+                "POST",
+                "/hotline/lines",
+                &h.token,
+                Some(json!({ "number": "800-810-0000", "name": "总机" })),
+            )
+            .await;
+        assert_eq!(status, 201, "{other}");
+        assert_eq!(other["calendar_id"], Value::Null);
+        assert_eq!(other["landline"], Value::Null);
+
+        // Monday 19:30: the desk is open until 21:00, the office-hours line closed at 18:00.
+        let evening = MONDAY_9AM + 10 * HOUR + 30 * MIN;
+        h.clock.set(Timestamp(evening + MIN));
+        let to_line = |id: &str, call: &str, at: i64, caller: &str, called: &str| {
+            TelephonyEvent::inbound(id, call, "missed", Timestamp(at), caller, called)
+        };
+        let (status, r) = h
+            .send(&to_line("m1", "M1", evening, "13800138000", "4001112222"))
+            .await;
+        assert_eq!(status, 200, "{r}");
+        let rc_line = r["return_call_id"].as_i64().expect("a return call");
+        let call = h.get(&format!("/calls/{}", r["call_id"])).await;
+        assert_eq!(call["after_hours"], true, "outside the line's hours");
+        let rc = h.get(&format!("/return-calls/{rc_line}")).await;
+        assert_eq!(rc["reason"], "after_hours");
+        // Tuesday 09:00 in Shanghai, the line's next opening.
+        assert!(
+            same_instant(&rc["due_at"], MONDAY_9AM + 24 * HOUR),
+            "{which:?}: {}",
+            rc["due_at"]
+        );
+        assert_eq!(rc["overdue"], false);
+
+        // The same minute on a line without a calendar of its own: the desk is open, due now.
+        let (status, r) = h
+            .send(&to_line("m2", "M2", evening, "13900139000", "8008100000"))
+            .await;
+        assert_eq!(status, 200, "{r}");
+        let rc_other = r["return_call_id"].as_i64().expect("a return call");
+        let call = h.get(&format!("/calls/{}", r["call_id"])).await;
+        assert_eq!(call["after_hours"], false);
+        let rc = h.get(&format!("/return-calls/{rc_other}")).await;
+        assert_eq!(rc["reason"], "missed");
+        assert!(
+            same_instant(&rc["due_at"], evening + MIN),
+            "due at once: {}",
+            rc["due_at"]
+        );
+
+        // Saturday 10:00: the desk is open, the line closed for the weekend → Monday 09:00.
+        let saturday = MONDAY_9AM + 5 * 24 * HOUR + HOUR;
+        h.clock.set(Timestamp(saturday + MIN));
+        let (_, r) = h
+            .send(&to_line("m3", "M3", saturday, "13700137000", "4001112222"))
+            .await;
+        let rc = h
+            .get(&format!("/return-calls/{}", r["return_call_id"]))
+            .await;
+        assert_eq!(rc["reason"], "after_hours");
+        assert!(
+            same_instant(&rc["due_at"], MONDAY_9AM + 7 * 24 * HOUR),
+            "{}",
+            rc["due_at"]
+        );
+        // Within the line's hours its missed calls are owed at once.
+        let tuesday = MONDAY_9AM + 24 * HOUR + HOUR;
+        h.clock.set(Timestamp(tuesday + MIN));
+        let (_, r) = h
+            .send(&to_line("m4", "M4", tuesday, "13600136000", "4001112222"))
+            .await;
+        let rc = h
+            .get(&format!("/return-calls/{}", r["return_call_id"]))
+            .await;
+        assert_eq!(rc["reason"], "missed");
+        assert!(
+            same_instant(&rc["due_at"], tuesday + MIN),
+            "{}",
+            rc["due_at"]
+        );
+
+        // Click-to-call: the customer of the line sees the line's own landline; the other
+        // line's customer the bound KEFU_HOTLINE_LANDLINE.
+        h.agent("zhao", "8003", "13522223333").await;
+        let agent = h.agent_token("zhao").await;
+        let (status, body) = h
+            .api(
+                "POST",
+                &format!("/return-calls/{rc_line}/dial"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{which:?} {body}");
+        assert_eq!(body["shown_number"], "057187654321");
+        let dialled = h.get(&format!("/calls/{}", body["call_id"])).await;
+        assert_eq!(dialled["direction"], "outbound");
+        assert_eq!(dialled["caller"], "057187654321");
+        assert_eq!(dialled["return_call_id"], rc_line);
+        let (status, body) = h
+            .api(
+                "POST",
+                &format!("/return-calls/{rc_other}/dial"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["shown_number"], LANDLINE);
+
+        let seen = fake.requests.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0]["CalledNumber"], "13800138000");
+        assert_eq!(seen[0]["CallerShowNumber"], "057187654321");
+        assert_eq!(seen[0]["CalledShowNumber"], "057187654321");
+        assert_eq!(seen[0]["OutId"], format!("rc{rc_line}"));
+        assert_eq!(seen[1]["CalledNumber"], "13900139000");
+        assert_eq!(seen[1]["CallerShowNumber"], LANDLINE);
+        assert_eq!(seen[1]["CalledShowNumber"], LANDLINE);
+        assert_eq!(seen[1]["OutId"], format!("rc{rc_other}"));
+        assert!(
+            seen.iter()
+                .flat_map(|p| p.values())
+                .all(|v| !v.contains("4001112222") && !v.contains("8008100000")),
+            "never a service number: {seen:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_calls_page_shows_figures_and_return_calls_and_records_attempts() {
     each_backend(|db, which| async move {
         let h = hot(db).await;
