@@ -976,6 +976,102 @@ fn parse_tz(f: &mut Fields, s: &str) -> Option<Tz> {
     tz
 }
 
+/// The checks a calendar's own fields pass on create and on update alike: a name of at most
+/// 100 characters, an IANA zone, and each weekday's hours (every opening ending after it
+/// starts). Errors go into `f`; `None` when any field was refused.
+fn calendar_draft(f: &mut Fields, name: &str, tz: &str, week: &WeekHours) -> Option<CalendarDraft> {
+    let name = f.take("name", domain::text::required(name, 100));
+    let tz = parse_tz(f, tz);
+    let week = week.parse(f);
+    Some(CalendarDraft {
+        name: name?,
+        tz: tz?,
+        week: week?,
+    })
+}
+
+/// What an admin sends to add a calendar: its own fields as on an edit, optionally a brand,
+/// and optionally a calendar whose holidays and make-up working days it starts with.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCalendarInput {
+    pub name: String,
+    /// IANA zone, e.g. Asia/Shanghai.
+    pub tz: String,
+    pub week: WeekHours,
+    /// The brand whose own calendar this is; absent = the operating company's, seen by all.
+    #[serde(default)]
+    pub brand_id: Option<i64>,
+    /// Start with a copy of this calendar's exceptional days (statutory holidays, 调休).
+    #[serde(default)]
+    pub copy_days_from: Option<i64>,
+}
+
+/// Adds a calendar for a new line or brand. Nothing uses it until a policy or a hotline line
+/// names it. With `copy_days_from` it starts with that calendar's holidays and make-up working
+/// days, copied (later edits of either calendar do not reach the other).
+pub async fn create_calendar(
+    app: &App,
+    ctx: &Ctx,
+    input: NewCalendarInput,
+) -> Result<CalendarView> {
+    ctx.require(Permission::SlaAdmin)?;
+    let mut f = Fields::new();
+    let draft = calendar_draft(&mut f, &input.name, &input.tz, &input.week);
+    let brand = input.brand_id.map(BrandId);
+    match brand {
+        Some(_) if !ctx.scope.sees_brand(brand) => f.add("brand_id", "unknown brand"),
+        // A brand's staff add calendars for their brands, not for everyone.
+        None if !matches!(ctx.scope, domain::Scope::All) => {
+            f.add("brand_id", "required: choose one of your brands");
+        }
+        _ => {}
+    }
+    let source = match input.copy_days_from.map(CalendarId) {
+        None => None,
+        Some(from) => match visible_calendar(app, ctx, from).await {
+            Ok(r) => Some(r.id),
+            Err(Error::NotFound) => {
+                f.add("copy_days_from", "unknown calendar");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    f.finish()?;
+    let draft = draft.ok_or_else(|| Error::field("name", "required"))?;
+    let audit = audit_entry(ctx, "create", "business_calendar");
+    let id = app
+        .db
+        .write(move |c| {
+            Box::pin(async move {
+                if let Some(b) = brand
+                    && !store::org::brands(c).await?.iter().any(|x| x.id == b)
+                {
+                    return Err(Error::field("brand_id", "unknown brand"));
+                }
+                let id = db::insert_calendar(c, brand, &draft, audit.at).await?;
+                let copied = match source {
+                    Some(from) => db::copy_days(c, from, id).await?,
+                    None => 0,
+                };
+                let after = json!({
+                    "name": draft.name,
+                    "tz": draft.tz.name(),
+                    "week": WeekHours::of(&draft.week),
+                    "brand_id": brand.map(|b| b.0),
+                    "copy_days_from": source.map(|s| s.0),
+                    "days_copied": copied,
+                });
+                audit.write(c, Some(id.0), brand, None, Some(after)).await?;
+                Ok::<_, Error>(id)
+            })
+        })
+        .await?;
+    app.calendars.invalidate();
+    get_calendar(app, ctx, id).await
+}
+
 /// Changes a calendar's name, zone and weekly hours. Clocks already running keep their
 /// deadlines; clocks resumed or started afterwards use the new hours.
 pub async fn update_calendar(
@@ -987,15 +1083,10 @@ pub async fn update_calendar(
 ) -> Result<CalendarView> {
     ctx.require(Permission::SlaAdmin)?;
     let mut f = Fields::new();
-    let name = f.take("name", domain::text::required(&input.name, 100));
-    let tz = parse_tz(&mut f, &input.tz);
-    let week = input.week.parse(&mut f);
+    let draft = calendar_draft(&mut f, &input.name, &input.tz, &input.week);
     f.finish()?;
-    let (Some(name), Some(tz), Some(week)) = (name, tz, week) else {
-        return Err(Error::field("name", "required"));
-    };
+    let draft = draft.ok_or_else(|| Error::field("name", "required"))?;
     visible_calendar(app, ctx, id).await?;
-    let draft = CalendarDraft { name, tz, week };
     let audit = audit_entry(ctx, "update", "business_calendar");
     let after =
         json!({ "name": draft.name, "tz": draft.tz.name(), "week": WeekHours::of(&draft.week) });

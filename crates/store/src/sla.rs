@@ -171,6 +171,48 @@ pub async fn update_calendar(
     Ok(version + 1)
 }
 
+/// A new calendar (never the default) at version 1; returns its id.
+pub async fn insert_calendar(
+    c: &mut Conn,
+    brand: Option<BrandId>,
+    d: &CalendarDraft,
+    at: Timestamp,
+) -> Result<CalendarId, Error> {
+    let w: Vec<String> = d.week.iter().map(ToString::to_string).collect();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO business_calendars (brand_id, name, tz, hours_mon, hours_tue, hours_wed, hours_thu, hours_fri, hours_sat, hours_sun, is_default, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 1, $11, $11) RETURNING id",
+    )
+    .bind(brand.map(|b| b.0))
+    .bind(&d.name)
+    .bind(d.tz.name())
+    .bind(&w[0])
+    .bind(&w[1])
+    .bind(&w[2])
+    .bind(&w[3])
+    .bind(&w[4])
+    .bind(&w[5])
+    .bind(&w[6])
+    .bind(at.0)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(CalendarId(id))
+}
+
+/// Gives calendar `to` (which has no days yet) every exceptional day of `from`; returns how
+/// many. One statement, so a seeded year or two of holidays costs one round trip.
+pub async fn copy_days(c: &mut Conn, from: CalendarId, to: CalendarId) -> Result<u64, Error> {
+    let done = sqlx::query(
+        "INSERT INTO calendar_days (calendar_id, date, rule, hours, name)
+         SELECT CAST($1 AS BIGINT), date, rule, hours, name FROM calendar_days WHERE calendar_id = $2",
+    )
+    .bind(to.0)
+    .bind(from.0)
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 async fn bump_calendar(c: &mut Conn, id: CalendarId, at: Timestamp) -> Result<i64, Error> {
     let row: Option<(i64,)> = sqlx::query_as(
         "UPDATE business_calendars SET version = version + 1, updated_at = $1 WHERE id = $2 RETURNING version",

@@ -3,7 +3,7 @@
 
 use app::sla::{
     self, CalendarInput, CalendarView, ClockView, DayInput, DayView, DeadlineInput, DeadlineView,
-    PolicyInput, PolicyView,
+    NewCalendarInput, PolicyInput, PolicyView,
 };
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -23,7 +23,7 @@ use crate::extract::{IfMatch, JsonBody, etag};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_calendars))
+        .routes(routes!(list_calendars, create_calendar))
         .routes(routes!(get_calendar, update_calendar))
         .routes(routes!(deadline))
         .routes(routes!(get_day, put_day, delete_day))
@@ -41,6 +41,17 @@ async fn list_calendars(
     api: ApiCtx,
 ) -> Result<Json<Vec<CalendarView>>, ApiError> {
     Ok(Json(sla::list_calendars(&s.app, &api.ctx).await?))
+}
+
+#[utoipa::path(post, path = "/calendars", tag = "sla", request_body = NewCalendarInput,
+    responses((status = 201, description = "Added, with the days copied from `copy_days_from`", body = CalendarView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_calendar(
+    State(s): State<AppState>,
+    api: ApiCtx,
+    body: JsonBody<NewCalendarInput>,
+) -> Result<Response, ApiError> {
+    let v = sla::create_calendar(&s.app, &api.ctx, body.value).await?;
+    Ok((StatusCode::CREATED, etag(v.version), Json(v)).into_response())
 }
 
 #[utoipa::path(get, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path)),

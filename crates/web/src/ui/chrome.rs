@@ -852,6 +852,7 @@ pub const FIELD_MESSAGES: &[(&str, &str)] = &[
         "landline_invalid",
     ),
     ("unknown calendar", "unknown_calendar"),
+    ("an IANA time zone such as Asia/Shanghai", "tz_invalid"),
     ("a line's number cannot change", "line_number_fixed"),
     (
         "answered, missed, abandoned, voicemail or after_hours",

@@ -2,7 +2,9 @@
 //! days (holidays, make-up working days), and the SLA policies. Edits need `sla_admin`; the
 //! use cases check it, the pages only hide the forms.
 
-use app::sla::{self, CalendarInput, DayInput, PolicyInput, PolicyView, WeekHours};
+use app::sla::{
+    self, CalendarInput, DayInput, NewCalendarInput, PolicyInput, PolicyView, WeekHours,
+};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -17,7 +19,7 @@ use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin/calendars", get(calendars))
+        .route("/admin/calendars", get(calendars).post(create_calendar))
         .route("/admin/calendars/{id}", get(calendar).post(update_calendar))
         .route("/admin/calendars/{id}/days", post(add_day))
         .route("/admin/calendars/{id}/days/{date}/delete", post(delete_day))
@@ -57,10 +59,45 @@ pub struct CalendarsPage {
     pub c: super::Chrome,
     pub rows: Vec<CalendarRow>,
     pub weekdays: Vec<(&'static str, String)>,
+    /// The new-calendar form.
+    pub f: FormState,
+    pub brands: Vec<(i64, String)>,
+    /// Calendars whose days a new one may start with.
+    pub sources: Vec<(i64, String)>,
+    pub can_admin: bool,
 }
 
-pub async fn calendars(State(s): State<AppState>, pc: PageCtx) -> Result<CalendarsPage, PageError> {
+async fn render_calendars(
+    s: &AppState,
+    pc: PageCtx,
+    f: Option<FormState>,
+) -> Result<CalendarsPage, PageError> {
     let list = sla::list_calendars(&s.app, &pc.ctx).await.page(&pc)?;
+    let can_admin = pc.can(Permission::SlaAdmin);
+    let brands = if can_admin {
+        app::admin::brands(&s.app, &pc.ctx)
+            .await
+            .page(&pc)?
+            .into_iter()
+            .map(|b| (b.id.0, b.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let sources: Vec<(i64, String)> = list.iter().map(|c| (c.id, c.name.clone())).collect();
+    // By default a new calendar starts with the desk's holidays and 调休 and its weekly hours:
+    // an admin then changes what differs.
+    let f = f.unwrap_or_else(|| {
+        let mut f = FormState::default().with("tz", "Asia/Shanghai");
+        if let Some(d) = list.iter().find(|c| c.is_default) {
+            f.set("tz", &d.tz);
+            f.set("copy_days_from", d.id.to_string());
+            for day in WeekHours::DAYS {
+                f.set(&format!("week.{day}"), d.week.get(day));
+            }
+        }
+        f
+    });
     let rows = list
         .into_iter()
         .map(|v| CalendarRow {
@@ -78,7 +115,53 @@ pub async fn calendars(State(s): State<AppState>, pc: PageCtx) -> Result<Calenda
         c: pc.c,
         rows,
         weekdays: weekdays(),
+        f,
+        brands,
+        sources,
+        can_admin,
     })
+}
+
+pub async fn calendars(State(s): State<AppState>, pc: PageCtx) -> Result<CalendarsPage, PageError> {
+    render_calendars(&s, pc, None).await
+}
+
+fn week_of(form: &FormData) -> WeekHours {
+    let week = |d: &str| form.raw(&format!("week.{d}")).trim().to_string();
+    WeekHours {
+        mon: week("mon"),
+        tue: week("tue"),
+        wed: week("wed"),
+        thu: week("thu"),
+        fri: week("fri"),
+        sat: week("sat"),
+        sun: week("sun"),
+    }
+}
+
+/// The new-calendar form: on success to the new calendar's page, where its days are edited.
+pub async fn create_calendar(
+    State(s): State<AppState>,
+    pc: PageCtx,
+    form: FormData,
+) -> Result<Response, PageError> {
+    let input = NewCalendarInput {
+        name: form.raw("name").to_string(),
+        tz: form.raw("tz").to_string(),
+        week: week_of(&form),
+        brand_id: form.i64("brand_id"),
+        copy_days_from: form.i64("copy_days_from"),
+    };
+    match sla::create_calendar(&s.app, &pc.ctx, input).await {
+        Ok(v) => Ok(see_other(&format!("/admin/calendars/{}?flash=saved", v.id))),
+        Err(e) => {
+            let status = crate::error::status_of(e.code());
+            let mut f = FormState::from_form(&form);
+            f.absorb(&pc.c, e, &[]).page(&pc)?;
+            let page = render_calendars(&s, pc, Some(f)).await?;
+            Ok((status, page).into_response())
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -144,19 +227,10 @@ pub async fn update_calendar(
     let Some(version) = form.i64("version") else {
         return Err(pc.fail(app::Error::PreconditionRequired));
     };
-    let week = |d: &str| form.raw(&format!("week.{d}")).trim().to_string();
     let input = CalendarInput {
         name: form.raw("name").to_string(),
         tz: form.raw("tz").to_string(),
-        week: WeekHours {
-            mon: week("mon"),
-            tue: week("tue"),
-            wed: week("wed"),
-            thu: week("thu"),
-            fri: week("fri"),
-            sat: week("sat"),
-            sun: week("sun"),
-        },
+        week: week_of(&form),
     };
     match sla::update_calendar(&s.app, &pc.ctx, CalendarId(id), version, input).await {
         Ok(_) => Ok(see_other(&format!("/admin/calendars/{id}?flash=saved"))),

@@ -142,3 +142,102 @@ async fn sla_calendars_days_and_policies_over_http() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sla_create_calendar_use_it_and_refusals() {
+    each_backend(|db, which| async move {
+        let k = kit(db).await;
+        let week = json!({"mon": "10:00-16:00", "tue": "10:00-16:00", "wed": "10:00-16:00", "thu": "10:00-16:00", "fri": "10:00-16:00", "sat": "", "sun": ""});
+        let body = json!({"name": "华东专线 10:00–16:00", "tz": "Asia/Shanghai", "week": week, "copy_days_from": 2});
+        let made = k.post("/api/v1/calendars", &body.to_string()).await;
+        assert_eq!(made.status, 201, "{which:?}: {}", made.body);
+        assert_eq!(made.headers["etag"], "\"1\"");
+        let id = made.body["id"].as_i64().unwrap();
+        assert!(id > 3, "{which:?}: a new id after the seeded calendars, got {id}");
+        assert_eq!((made.body["is_default"].as_bool(), made.body["week"]["mon"].as_str()), (Some(false), Some("10:00-16:00")));
+        // It starts with the office calendar's holidays and 调休.
+        let days = made.body["days"].as_array().unwrap();
+        assert!(days.iter().any(|d| d["date"] == "2026-10-01" && d["rule"] == "closed" && d["name"] == "国庆节"), "{}", made.body);
+        assert!(days.iter().any(|d| d["date"] == "2026-10-10" && d["rule"] == "open" && d["hours"] == "09:00-18:00"));
+        let office_days = k.get("/api/v1/calendars/2").await.body["days"].as_array().unwrap().len();
+        assert_eq!(days.len(), office_days);
+        let list = k.get("/api/v1/calendars").await;
+        assert_eq!(list.body.as_array().unwrap().len(), 4);
+        let audit = k.get(&format!("/api/v1/audit?entity=business_calendar&entity_id={id}")).await;
+        let items = audit.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", audit.body);
+        assert_eq!((items[0]["action"].as_str(), items[0]["after"]["days_copied"].as_u64()), (Some("create"), Some(office_days as u64)));
+
+        // Its own hours and the copied holidays decide deadlines: from Wednesday 30 September
+        // 15:00, two business hours are one hour that day, then nothing until Thursday 8 October
+        // (National Day, 1–7 October) 10:00–11:00.
+        let due = k
+            .post(&format!("/api/v1/calendars/{id}/deadline"), r#"{"start": "2026-09-30T15:00:00+08:00", "duration_minutes": 120}"#)
+            .await;
+        assert_eq!(due.status, 200, "{}", due.body);
+        assert_eq!(due.body["deadline_local"], "2026-10-08T11:00:00.000+08:00", "{which:?}");
+        // Without copied days the same question ends on the holiday.
+        let bare = k
+            .post("/api/v1/calendars", &json!({"name": "无节假日", "tz": "Asia/Shanghai", "week": week}).to_string())
+            .await;
+        assert_eq!(bare.status, 201, "{}", bare.body);
+        assert_eq!(bare.body["days"], json!([]));
+        let bare_id = bare.body["id"].as_i64().unwrap();
+        let due = k
+            .post(&format!("/api/v1/calendars/{bare_id}/deadline"), r#"{"start": "2026-09-30T15:00:00+08:00", "duration_minutes": 120}"#)
+            .await;
+        assert_eq!(due.body["deadline_local"], "2026-10-01T11:00:00.000+08:00");
+
+        // A policy on the new calendar times a new ticket's first reply on it.
+        let policy = json!({"name": "华东咨询首响 2 小时", "metric": "first_reply", "kind": "consultation", "target_minutes": 120, "calendar_id": id}).to_string();
+        let made_policy = k.post("/api/v1/sla/policies", &policy).await;
+        assert_eq!(made_policy.status, 201, "{}", made_policy.body);
+        let policy_id = made_policy.body["id"].as_i64().unwrap();
+        let ticket = k
+            .post("/api/v1/tickets", &json!({"kind": "consultation", "subject": "华东专线咨询", "phone": "13700002222"}).to_string())
+            .await;
+        assert_eq!(ticket.status, 201, "{which:?}: {}", ticket.body);
+        let clocks = k.get(&format!("/api/v1/sla/clocks?subject_kind=ticket&subject_id={}", ticket.body["id"])).await;
+        let first = clocks.body.as_array().unwrap().iter().find(|c| c["metric"] == "first_reply").cloned().unwrap_or_else(|| panic!("{}", clocks.body));
+        assert_eq!((first["calendar_id"].as_i64(), first["policy_id"].as_i64()), (Some(id), Some(policy_id)), "{first}");
+        let expected = k
+            .post(&format!("/api/v1/calendars/{id}/deadline"), &json!({"start": first["started_at"], "duration_minutes": 120}).to_string())
+            .await;
+        assert_eq!(first["due_at"], expected.body["deadline"], "{which:?}: the clock is due when the calendar says");
+        // A hotline line may open on it.
+        let line = k
+            .post("/api/v1/hotline/lines", &json!({"number": "400-222-3333", "name": "华东专线", "calendar_id": id}).to_string())
+            .await;
+        assert_eq!((line.status.as_u16(), line.body["calendar_id"].as_i64()), (201, Some(id)), "{}", line.body);
+
+        // Refusals: stable codes, the field named, nothing added.
+        let with = |field: &str, v: serde_json::Value| {
+            let mut b = body.clone();
+            b[field] = v;
+            b.to_string()
+        };
+        let mut bad_week = week.clone();
+        bad_week["mon"] = json!("16:00-10:00");
+        let bad = [
+            (with("name", json!("  ")), 422, "validation", Some("name")),
+            (with("name", json!("名".repeat(101))), 422, "validation", Some("name")),
+            (with("tz", json!("Mars/Olympus")), 422, "validation", Some("tz")),
+            (with("week", bad_week), 422, "validation", Some("week.mon")),
+            (with("copy_days_from", json!(99)), 422, "validation", Some("copy_days_from")),
+            (with("brand_id", json!(99)), 422, "validation", Some("brand_id")),
+            (with("is_default", json!(true)), 422, "validation", None),
+            (r#"{"name": "#.to_string(), 400, "malformed_json", None),
+        ];
+        for (b, status, code, field) in bad {
+            let r = k.post("/api/v1/calendars", &b).await;
+            assert_eq!((r.status.as_u16(), r.code()), (status, code), "{which:?}: {b}: {}", r.body);
+            if let Some(f) = field {
+                assert!(r.body["error"]["fields"].get(f).is_some(), "{b}: {}", r.body);
+            }
+        }
+        assert_eq!(k.get("/api/v1/calendars").await.body.as_array().unwrap().len(), 5, "only the two good ones");
+        let audit = k.get("/api/v1/audit?entity=business_calendar&action=create").await;
+        assert_eq!(audit.body["items"].as_array().unwrap().len(), 2, "{}", audit.body);
+    })
+    .await;
+}

@@ -1393,6 +1393,91 @@ async fn sla_calendar_and_policy_pages() {
 }
 
 #[tokio::test]
+async fn new_calendar_form() {
+    let s = site().await;
+    let admin = sign_in(&s.router, "admin", "secret-pass-1").await;
+    let home = get(&s.router, &admin, "/admin/calendars").await;
+    assert!(home.body.contains("新建日历"));
+    assert!(home.body.contains("action=\"/admin/calendars\""));
+    let days = [
+        ("week.mon", "10:00-16:00"),
+        ("week.tue", "10:00-16:00"),
+        ("week.wed", "10:00-16:00"),
+        ("week.thu", "10:00-16:00"),
+        ("week.fri", "10:00-16:00"),
+        ("week.sat", ""),
+        ("week.sun", ""),
+    ];
+    // A bad zone and a backwards opening are shown next to their fields, in Chinese; nothing
+    // is added.
+    let mut bad = vec![
+        ("name", "华东专线"),
+        ("tz", "Asia/Hangzhou"),
+        ("copy_days_from", "2"),
+    ];
+    bad.extend(days);
+    bad[3].1 = "16:00-10:00";
+    let r = post(&s.router, &admin, "/admin/calendars", &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("须为 IANA 时区"), "{}", r.body);
+    assert!(
+        r.body.contains("value=\"16:00-10:00\""),
+        "the input is kept"
+    );
+    assert!(
+        !get(&s.router, &admin, "/admin/calendars")
+            .await
+            .body
+            .contains("华东专线")
+    );
+
+    let mut form = vec![
+        ("name", "华东专线"),
+        ("tz", "Asia/Shanghai"),
+        ("copy_days_from", "2"),
+        ("brand_id", ""),
+    ];
+    form.extend(days);
+    let r = post(&s.router, &admin, "/admin/calendars", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let to = r.location().to_string();
+    assert!(
+        to.starts_with("/admin/calendars/") && !to.starts_with("/admin/calendars/2?"),
+        "{to}"
+    );
+    let page = get(&s.router, &admin, &to).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("华东专线"));
+    assert!(
+        page.body.contains("国庆节"),
+        "the office calendar's holidays were copied"
+    );
+    assert!(page.body.contains("value=\"10:00-16:00\""));
+    assert!(
+        get(&s.router, &admin, "/admin/calendars")
+            .await
+            .body
+            .contains("华东专线")
+    );
+
+    // An agent sees no form and may not add one.
+    let agent = make_user(&s, &admin, "agent2", "agent").await;
+    let r = get(&s.router, &agent, "/admin/calendars").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("新建日历"));
+    let mut other = form.clone();
+    other[0].1 = "代理人的日历";
+    let r = post(&s.router, &agent, "/admin/calendars", &other).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        !get(&s.router, &admin, "/admin/calendars")
+            .await
+            .body
+            .contains("代理人的日历")
+    );
+}
+
+#[tokio::test]
 async fn notification_subscriptions_and_the_outbox_pages() {
     let s = site().await;
     let admin = sign_in(&s.router, "admin", "secret-pass-1").await;
