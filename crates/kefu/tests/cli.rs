@@ -224,3 +224,24 @@ fn acknowledged_writes_survive_a_kill_and_backup_restores_them() {
     assert!(body.contains("unauthenticated"));
     server.kill();
 }
+
+/// `scripts/demo --customers N` with more than 200 dealers (one per 50 customers): the desk's
+/// story still finds its dealer and plays to the end (it once looked only at the first page of
+/// the account owner's dealers and broke from 10,050 customers on).
+#[test]
+fn a_demo_with_more_than_a_page_of_dealers_plays_its_story() {
+    let dir = testkit::TempDir::new().unwrap();
+    let out = kefu(dir.path(), &["demo", "--customers", "10100", "--no-serve"]);
+    // The summary goes to stderr, the story to stdout: both are what the user reads.
+    let stdout = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(out.status.success(), "demo failed:\n{stdout}");
+    assert!(stdout.contains("built 10100 customers"), "{stdout}");
+    assert!(
+        stdout.contains("自动生成回访投诉"),
+        "the story did not reach its end:\n{stdout}"
+    );
+}
