@@ -12,8 +12,9 @@ use store::users::UserDraft;
 use store::{Conn, Page, org, users};
 
 use crate::error::Fields;
+use crate::once::create_once;
 use crate::secret::hash_password;
-use crate::{Ctx, Error, Result};
+use crate::{Created, Ctx, Error, Result};
 
 /// The who/when/why of an audit row, taken from the `Ctx` before the transaction starts.
 #[derive(Debug, Clone)]
@@ -202,6 +203,15 @@ fn user_json(d: &UserDraft) -> serde_json::Value {
 }
 
 pub async fn create_user(app: &crate::App, ctx: &Ctx, input: UserInput) -> Result<UserId> {
+    Ok(create_user_once(app, ctx, input).await?.id)
+}
+
+/// Creates a user once per the request's Idempotency-Key: a retry answers with the first user.
+pub async fn create_user_once(
+    app: &crate::App,
+    ctx: &Ctx,
+    input: UserInput,
+) -> Result<Created<UserId>> {
     ctx.require(Permission::UserAdmin)?;
     let d = parse_user(&input)?;
     let Some(password) = input.password.clone() else {
@@ -210,20 +220,19 @@ pub async fn create_user(app: &crate::App, ctx: &Ctx, input: UserInput) -> Resul
     let hash = hash_password(password).await?;
     let audit = audit_entry(ctx, "create", "user");
     let after = user_json(&d);
-    app.db
-        .write(move |c| {
-            Box::pin(async move {
-                let id = users::insert(c, &d, &hash, audit.at)
-                    .await
-                    .map_err(|e| match e {
-                        store::Error::Duplicate(_) => Error::field("login", "already taken"),
-                        e => e.into(),
-                    })?;
-                audit.write(c, Some(id.0), None, None, Some(after)).await?;
-                Ok(id)
-            })
+    create_once(app, ctx, UserId, move |c| {
+        Box::pin(async move {
+            let id = users::insert(c, &d, &hash, audit.at)
+                .await
+                .map_err(|e| match e {
+                    store::Error::Duplicate(_) => Error::field("login", "already taken"),
+                    e => e.into(),
+                })?;
+            audit.write(c, Some(id.0), None, None, Some(after)).await?;
+            Ok(id.0)
         })
-        .await
+    })
+    .await
 }
 
 pub async fn update_user(
@@ -358,29 +367,37 @@ fn parse_unit(app: &crate::App, input: &UnitInput) -> Result<UnitDraft> {
 }
 
 pub async fn create_unit(app: &crate::App, ctx: &Ctx, input: UnitInput) -> Result<OrgUnitId> {
+    Ok(create_unit_once(app, ctx, input).await?.id)
+}
+
+/// Creates an org unit once per the request's Idempotency-Key: a retry answers with the first.
+pub async fn create_unit_once(
+    app: &crate::App,
+    ctx: &Ctx,
+    input: UnitInput,
+) -> Result<Created<OrgUnitId>> {
     ctx.require(Permission::OrgAdmin)?;
     let d = parse_unit(app, &input)?;
     let audit = audit_entry(ctx, "create", "org_unit");
     let after = serde_json::json!({ "code": d.code, "name": d.name, "kind": d.kind, "function": d.function, "parent_id": d.parent_id });
-    app.db
-        .write(move |c| {
-            Box::pin(async move {
-                if let Some(p) = d.parent_id {
-                    org::unit(c, p)
-                        .await
-                        .map_err(|_| Error::field("parent_id", "unknown org unit"))?;
-                }
-                let id = org::insert_unit(c, &d, audit.at)
+    create_once(app, ctx, OrgUnitId, move |c| {
+        Box::pin(async move {
+            if let Some(p) = d.parent_id {
+                org::unit(c, p)
                     .await
-                    .map_err(|e| match e {
-                        store::Error::Duplicate(_) => Error::field("code", "already taken"),
-                        e => e.into(),
-                    })?;
-                audit.write(c, Some(id.0), None, None, Some(after)).await?;
-                Ok(id)
-            })
+                    .map_err(|_| Error::field("parent_id", "unknown org unit"))?;
+            }
+            let id = org::insert_unit(c, &d, audit.at)
+                .await
+                .map_err(|e| match e {
+                    store::Error::Duplicate(_) => Error::field("code", "already taken"),
+                    e => e.into(),
+                })?;
+            audit.write(c, Some(id.0), None, None, Some(after)).await?;
+            Ok(id.0)
         })
-        .await
+    })
+    .await
 }
 
 pub async fn update_unit(
@@ -450,6 +467,17 @@ pub async fn create_brand(
     name: &str,
     tier: &str,
 ) -> Result<BrandId> {
+    Ok(create_brand_once(app, ctx, code, name, tier).await?.id)
+}
+
+/// Creates a brand once per the request's Idempotency-Key: a retry answers with the first.
+pub async fn create_brand_once(
+    app: &crate::App,
+    ctx: &Ctx,
+    code: &str,
+    name: &str,
+    tier: &str,
+) -> Result<Created<BrandId>> {
     ctx.require(Permission::OrgAdmin)?;
     let mut f = Fields::new();
     let code = f.take("code", domain::text::required(code, 32));
@@ -465,28 +493,27 @@ pub async fn create_brand(
         tier.unwrap_or(BrandTier::Standard),
     );
     let audit = audit_entry(ctx, "create", "brand");
-    app.db
-        .write(move |c| {
-            Box::pin(async move {
-                let id = org::insert_brand(c, &code, &name, tier, audit.at)
-                    .await
-                    .map_err(|e| match e {
-                        store::Error::Duplicate(_) => Error::field("code", "already taken"),
-                        e => e.into(),
-                    })?;
-                audit
-                    .write(
-                        c,
-                        Some(id.0),
-                        Some(id),
-                        None,
-                        Some(serde_json::json!({ "code": code, "name": name, "tier": tier })),
-                    )
-                    .await?;
-                Ok(id)
-            })
+    create_once(app, ctx, BrandId, move |c| {
+        Box::pin(async move {
+            let id = org::insert_brand(c, &code, &name, tier, audit.at)
+                .await
+                .map_err(|e| match e {
+                    store::Error::Duplicate(_) => Error::field("code", "already taken"),
+                    e => e.into(),
+                })?;
+            audit
+                .write(
+                    c,
+                    Some(id.0),
+                    Some(id),
+                    None,
+                    Some(serde_json::json!({ "code": code, "name": name, "tier": tier })),
+                )
+                .await?;
+            Ok(id.0)
         })
-        .await
+    })
+    .await
 }
 
 pub async fn audit_log(app: &crate::App, ctx: &Ctx, q: AuditQuery) -> Result<Page<AuditRow>> {

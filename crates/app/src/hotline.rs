@@ -26,6 +26,7 @@ use utoipa::ToSchema;
 
 use crate::admin::audit_entry;
 use crate::error::Fields;
+use crate::once::create_once;
 use crate::telephony::{self, DialError, DialRequest, TelephonyEvent};
 use crate::{App, Ctx, Error, Result};
 
@@ -1554,6 +1555,12 @@ async fn check_line_refs(
 
 /// Adds a service line; a number already on record → `duplicate`.
 pub async fn create_line(app: &App, ctx: &Ctx, input: LineInput) -> Result<LineView> {
+    Ok(create_line_once(app, ctx, input).await?.0)
+}
+
+/// Adds a service line once per the request's Idempotency-Key: a retry answers with the line
+/// the first request added (as it is now) and `true`.
+pub async fn create_line_once(app: &App, ctx: &Ctx, input: LineInput) -> Result<(LineView, bool)> {
     ctx.require(Permission::OrgAdmin)?;
     let number = input.number.clone().unwrap_or_default();
     if number.trim().is_empty() {
@@ -1564,8 +1571,7 @@ pub async fn create_line(app: &App, ctx: &Ctx, input: LineInput) -> Result<LineV
     let active = input.active.unwrap_or(true);
     let audit = audit_entry(ctx, "create", "hotline_line");
     let key = l.number.as_str().to_string();
-    app.db
-        .write(move |c| {
+    let made = create_once(app, ctx, |x| x, move |c| {
             Box::pin(async move {
                 check_line_refs(c, brand, l.calendar).await?;
                 if let Some(existing) = db::get_line(c, l.number.as_str()).await? {
@@ -1592,11 +1598,11 @@ pub async fn create_line(app: &App, ctx: &Ctx, input: LineInput) -> Result<LineV
                         Some(serde_json::json!({ "number": l.number.as_str(), "name": l.name, "landline": l.landline.as_ref().map(Phone::as_str), "calendar_id": l.calendar.map(|x| x.0) })),
                     )
                     .await?;
-                Ok::<_, Error>(())
+                Ok::<_, Error>(id)
             })
         })
         .await?;
-    line_by_number(app, &key).await
+    Ok((line_by_number(app, &key).await?, made.replayed))
 }
 
 /// Sets a line's brand, name, landline, calendar and whether it is active — creating it if the

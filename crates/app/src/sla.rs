@@ -44,7 +44,8 @@ use utoipa::ToSchema;
 use crate::admin::audit_entry;
 use crate::error::Fields;
 use crate::jobs::{Handler, JobError};
-use crate::{App, Ctx, Error, Result};
+use crate::once::create_once;
+use crate::{App, Created, Ctx, Error, Result};
 
 pub use domain::sla::PolicyKey as Key;
 
@@ -1015,6 +1016,16 @@ pub async fn create_calendar(
     ctx: &Ctx,
     input: NewCalendarInput,
 ) -> Result<CalendarView> {
+    let made = create_calendar_once(app, ctx, input).await?;
+    get_calendar(app, ctx, made.id).await
+}
+
+/// Creates a calendar once per the request's Idempotency-Key: a retry answers with the first.
+pub async fn create_calendar_once(
+    app: &App,
+    ctx: &Ctx,
+    input: NewCalendarInput,
+) -> Result<Created<CalendarId>> {
     ctx.require(Permission::SlaAdmin)?;
     let mut f = Fields::new();
     let draft = calendar_draft(&mut f, &input.name, &input.tz, &input.week);
@@ -1041,35 +1052,33 @@ pub async fn create_calendar(
     f.finish()?;
     let draft = draft.ok_or_else(|| Error::field("name", "required"))?;
     let audit = audit_entry(ctx, "create", "business_calendar");
-    let id = app
-        .db
-        .write(move |c| {
-            Box::pin(async move {
-                if let Some(b) = brand
-                    && !store::org::brands(c).await?.iter().any(|x| x.id == b)
-                {
-                    return Err(Error::field("brand_id", "unknown brand"));
-                }
-                let id = db::insert_calendar(c, brand, &draft, audit.at).await?;
-                let copied = match source {
-                    Some(from) => db::copy_days(c, from, id).await?,
-                    None => 0,
-                };
-                let after = json!({
-                    "name": draft.name,
-                    "tz": draft.tz.name(),
-                    "week": WeekHours::of(&draft.week),
-                    "brand_id": brand.map(|b| b.0),
-                    "copy_days_from": source.map(|s| s.0),
-                    "days_copied": copied,
-                });
-                audit.write(c, Some(id.0), brand, None, Some(after)).await?;
-                Ok::<_, Error>(id)
-            })
+    let made = create_once(app, ctx, CalendarId, move |c| {
+        Box::pin(async move {
+            if let Some(b) = brand
+                && !store::org::brands(c).await?.iter().any(|x| x.id == b)
+            {
+                return Err(Error::field("brand_id", "unknown brand"));
+            }
+            let id = db::insert_calendar(c, brand, &draft, audit.at).await?;
+            let copied = match source {
+                Some(from) => db::copy_days(c, from, id).await?,
+                None => 0,
+            };
+            let after = json!({
+                "name": draft.name,
+                "tz": draft.tz.name(),
+                "week": WeekHours::of(&draft.week),
+                "brand_id": brand.map(|b| b.0),
+                "copy_days_from": source.map(|s| s.0),
+                "days_copied": copied,
+            });
+            audit.write(c, Some(id.0), brand, None, Some(after)).await?;
+            Ok::<_, Error>(id.0)
         })
-        .await?;
+    })
+    .await?;
     app.calendars.invalidate();
-    get_calendar(app, ctx, id).await
+    Ok(made)
 }
 
 /// Changes a calendar's name, zone and weekly hours. Clocks already running keep their
@@ -1527,23 +1536,30 @@ async fn check_calendar(c: &mut Conn, id: CalendarId) -> Result<()> {
 
 /// Adds a policy. New clocks choose among active policies; running clocks keep theirs.
 pub async fn create_policy(app: &App, ctx: &Ctx, input: PolicyInput) -> Result<PolicyView> {
+    let made = create_policy_once(app, ctx, input).await?;
+    get_policy(app, ctx, made.id).await
+}
+
+/// Creates a policy once per the request's Idempotency-Key: a retry answers with the first.
+pub async fn create_policy_once(
+    app: &App,
+    ctx: &Ctx,
+    input: PolicyInput,
+) -> Result<Created<SlaPolicyId>> {
     ctx.require(Permission::SlaAdmin)?;
     let p = parse_policy(&input)?;
     let audit = audit_entry(ctx, "create", "sla_policy");
-    let id = app
-        .db
-        .write(move |c| {
-            Box::pin(async move {
-                check_calendar(c, p.calendar_id).await?;
-                let id = db::insert_policy(c, &p, audit.at).await?;
-                let after = serde_json::to_value(PolicyView::of(&SlaPolicy { id, ..p }))
-                    .unwrap_or_default();
-                audit.write(c, Some(id.0), None, None, Some(after)).await?;
-                Ok::<_, Error>(id)
-            })
+    create_once(app, ctx, SlaPolicyId, move |c| {
+        Box::pin(async move {
+            check_calendar(c, p.calendar_id).await?;
+            let id = db::insert_policy(c, &p, audit.at).await?;
+            let after =
+                serde_json::to_value(PolicyView::of(&SlaPolicy { id, ..p })).unwrap_or_default();
+            audit.write(c, Some(id.0), None, None, Some(after)).await?;
+            Ok::<_, Error>(id.0)
         })
-        .await?;
-    get_policy(app, ctx, id).await
+    })
+    .await
 }
 
 /// Replaces a policy read at `version`.

@@ -2753,8 +2753,14 @@ fn parse_action(f: &mut Fields, a: &ActionInput, now: Timestamp) -> Option<Parse
 // ---------------------------------------------------------------- messages
 
 /// Adds a reply (sent to the requester by email when the ticket has an address) or an internal
-/// note. Replies count as the first reply for the SLA.
-pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput) -> Result<i64> {
+/// note. Replies count as the first reply for the SLA. A retry with the request's
+/// Idempotency-Key answers with the message the first request posted.
+pub async fn add_message(
+    app: &App,
+    ctx: &Ctx,
+    id: TicketId,
+    input: MessageInput,
+) -> Result<Created<i64>> {
     // Staff reply or note; the requester's side (a dealer, a brand) writes to the desk.
     let staff = ctx.can(Permission::TicketWork);
     if !staff {
@@ -2771,9 +2777,11 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
     let internal = input.internal;
     let audit = audit_entry(ctx, "message", "ticket");
     let sms = templates(app, Milestone::Replied);
-    let mid = app
-        .db
-        .write(move |c| {
+    let made = create_once(
+        app,
+        ctx,
+        |x| x,
+        move |c| {
             Box::pin(async move {
                 let mut t = tickets::get(c, &scope, id).await?;
                 let mid = tickets::insert_message(
@@ -2836,12 +2844,13 @@ pub async fn add_message(app: &App, ctx: &Ctx, id: TicketId, input: MessageInput
                     .await?;
                 Ok::<_, Error>(mid)
             })
-        })
-        .await?;
-    if !internal {
+        },
+    )
+    .await?;
+    if !internal && !made.replayed {
         index_after_message(app, id).await;
     }
-    Ok(mid)
+    Ok(made)
 }
 
 // ---------------------------------------------------------------- compensation (D5)
@@ -2851,7 +2860,7 @@ pub async fn add_compensation(
     ctx: &Ctx,
     id: TicketId,
     input: CompensationInput,
-) -> Result<i64> {
+) -> Result<Created<i64>> {
     ctx.require(Permission::CompensationPropose)?;
     let mut f = Fields::new();
     if input.amount_fen <= 0 {
@@ -2881,8 +2890,7 @@ pub async fn add_compensation(
     let audit = audit_entry(ctx, "create", "compensation");
     let amount = Money::fen(input.amount_fen);
     let tz = app.settings.tz;
-    app.db
-        .write(move |c| {
+    create_once(app, ctx, |x| x, move |c| {
             Box::pin(async move {
                 let t = tickets::get(c, &scope, id).await?;
                 if t.state.kind != TicketKind::Complaint {

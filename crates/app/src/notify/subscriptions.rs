@@ -22,7 +22,8 @@ use utoipa::ToSchema;
 
 use crate::admin::audit_entry;
 use crate::error::Fields;
-use crate::{App, Ctx, Error, Result};
+use crate::once::create_once;
+use crate::{App, Created, Ctx, Error, Result};
 
 /// The ticket events organisations can follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -500,14 +501,22 @@ pub async fn create_subscription(
     ctx: &Ctx,
     input: SubscriptionInput,
 ) -> Result<SubscriptionView> {
+    let made = create_subscription_once(app, ctx, input).await?;
+    get_subscription(app, ctx, made.id).await
+}
+
+/// Creates a subscription once per the request's Idempotency-Key: a retry answers with the first.
+pub async fn create_subscription_once(
+    app: &App,
+    ctx: &Ctx,
+    input: SubscriptionInput,
+) -> Result<Created<i64>> {
     require_admin(ctx)?;
     let draft = parse_input(ctx, &input)?;
     let scope = ctx.scope.clone();
     let audit = audit_entry(ctx, "create", "notify_subscription");
     let by = ctx.actor.user_id();
-    let id = app
-        .db
-        .write(move |c| {
+    create_once(app, ctx, |x| x, move |c| {
             Box::pin(async move {
                 check_refs(c, &scope, &draft).await?;
                 let id = db::insert_subscription(c, &draft, by, audit.at).await?;
@@ -523,8 +532,7 @@ pub async fn create_subscription(
                 Ok::<_, Error>(id)
             })
         })
-        .await?;
-    get_subscription(app, ctx, id).await
+        .await
 }
 
 /// Replaces the subscription read at `version` (deactivate with `active: false`).

@@ -316,7 +316,8 @@ async fn files_are_kept_once_by_content_and_seen_like_their_ticket() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .id;
         let secret = jpeg(5, 2000);
         let inner = upload(&w.app, &agent, id, "铭牌.jpg", &secret, Some(note))
             .await

@@ -354,7 +354,8 @@ async fn a_dealers_complaint_travels_to_quality_and_back_to_confirmation() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .id;
         ok(
             act(
                 &w,

@@ -101,15 +101,18 @@ async fn list_users(
 }
 
 #[utoipa::path(post, path = "/users", tag = "admin", request_body(content = inline(serde_json::Value), description = "login, display_name, roles[], password, optional phone, email, org_unit_id, brand_id, dealer_id, locale, active"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
     responses((status = 201, body = UserView), (status = 422, body = ErrorBody)))]
 async fn create_user(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     body: JsonBody<UserInput>,
 ) -> Result<Response, ApiError> {
-    let id = admin::create_user(&s.app, &api.ctx, body.value).await?;
-    let u = admin::user(&s.app, &api.ctx, id).await?;
-    Ok(created(false, u.version, UserView::from(u)))
+    let ctx = api.with_idem(&headers, "POST /users", &body.hash)?;
+    let made = admin::create_user_once(&s.app, &ctx, body.value).await?;
+    let u = admin::user(&s.app, &ctx, made.id).await?;
+    Ok(created(made.replayed, u.version, UserView::from(u)))
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
@@ -200,14 +203,18 @@ async fn list_units(
 }
 
 #[utoipa::path(post, path = "/org-units", tag = "admin", request_body(content = inline(serde_json::Value), description = "kind, code, name, optional parent_id, function, city_code"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
     responses((status = 201, body = CreatedId), (status = 422, body = ErrorBody)))]
 async fn create_unit(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     body: JsonBody<UnitInput>,
 ) -> Result<Response, ApiError> {
-    let OrgUnitId(id) = admin::create_unit(&s.app, &api.ctx, body.value).await?;
-    Ok(created(false, 1, CreatedId { id }))
+    let ctx = api.with_idem(&headers, "POST /org-units", &body.hash)?;
+    let made = admin::create_unit_once(&s.app, &ctx, body.value).await?;
+    let OrgUnitId(id) = made.id;
+    Ok(created(made.replayed, 1, CreatedId { id }))
 }
 
 #[utoipa::path(put, path = "/org-units/{id}", tag = "admin", params(("id" = i64, Path), ("If-Match" = String, Header)),
@@ -265,15 +272,20 @@ fn standard() -> String {
     "standard".into()
 }
 
-#[utoipa::path(post, path = "/brands", tag = "admin", request_body = BrandInput, responses((status = 201, body = CreatedId), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/brands", tag = "admin", request_body = BrandInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
+    responses((status = 201, body = CreatedId), (status = 422, body = ErrorBody)))]
 async fn create_brand(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     body: JsonBody<BrandInput>,
 ) -> Result<Response, ApiError> {
+    let ctx = api.with_idem(&headers, "POST /brands", &body.hash)?;
     let b = body.value;
-    let BrandId(id) = admin::create_brand(&s.app, &api.ctx, &b.code, &b.name, &b.tier).await?;
-    Ok(created(false, 1, CreatedId { id }))
+    let made = admin::create_brand_once(&s.app, &ctx, &b.code, &b.name, &b.tier).await?;
+    let BrandId(id) = made.id;
+    Ok(created(made.replayed, 1, CreatedId { id }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

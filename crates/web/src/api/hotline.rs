@@ -18,6 +18,7 @@ use domain::{CallId, ReturnCallId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::customers::created;
 use crate::AppState;
 use crate::auth::ApiCtx;
 use crate::error::{ApiError, ErrorBody};
@@ -239,15 +240,18 @@ async fn list_lines(
 }
 
 #[utoipa::path(post, path = "/hotline/lines", tag = "hotline", request_body = LineInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
     responses((status = 201, description = "Added: calls to this number belong to the brand", body = LineView),
         (status = 403, body = ErrorBody), (status = 409, description = "duplicate: the number is a line already", body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_line(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     body: JsonBody<LineInput>,
 ) -> Result<Response, ApiError> {
-    let v = hotline::create_line(&s.app, &api.ctx, body.value).await?;
-    Ok((StatusCode::CREATED, etag(v.version), Json(v)).into_response())
+    let ctx = api.with_idem(&headers, "POST /hotline/lines", &body.hash)?;
+    let (v, replayed) = hotline::create_line_once(&s.app, &ctx, body.value).await?;
+    Ok(created(replayed, v.version, v))
 }
 
 #[utoipa::path(get, path = "/hotline/lines/{number}", tag = "hotline",

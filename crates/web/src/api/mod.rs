@@ -26,7 +26,7 @@ pub(crate) use mail::INBOUND_PATH;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "kefu API", version = "1", description = "Customer and field service. Authenticate with `Authorization: Bearer <token>` (create tokens on the Tokens page or with `kefu token create`). Creates accept `Idempotency-Key`; updates need `If-Match: \"<version>\"`. Errors: `{\"error\":{\"code\",\"message\",\"fields\"}}`."),
+    info(title = "kefu API", version = "1", description = "Customer and field service. Authenticate with `Authorization: Bearer <token>` (create tokens on the Tokens page or with `kefu token create`). Creates accept `Idempotency-Key` (not `POST /tokens`: its secret is shown once, a replay could not show it); updates need `If-Match: \"<version>\"`. Errors: `{\"error\":{\"code\",\"message\",\"fields\"}}`."),
     modifiers(&Bearer),
     components(schemas(crate::error::ErrorBody))
 )]

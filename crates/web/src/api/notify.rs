@@ -7,7 +7,7 @@ use app::notify::subscriptions::{
 };
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::{CustomerId, TicketId};
 use serde::{Deserialize, Serialize};
@@ -47,14 +47,18 @@ async fn list_subscriptions(
 }
 
 #[utoipa::path(post, path = "/notify/subscriptions", tag = "notify", request_body = SubscriptionInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
     responses((status = 201, body = SubscriptionView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_subscription(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     body: JsonBody<SubscriptionInput>,
 ) -> Result<Response, ApiError> {
-    let v = subs::create_subscription(&s.app, &api.ctx, body.value).await?;
-    Ok(created(false, v.version, v))
+    let ctx = api.with_idem(&headers, "POST /notify/subscriptions", &body.hash)?;
+    let made = subs::create_subscription_once(&s.app, &ctx, body.value).await?;
+    let v = subs::get_subscription(&s.app, &ctx, made.id).await?;
+    Ok(created(made.replayed, v.version, v))
 }
 
 #[utoipa::path(get, path = "/notify/subscriptions/{id}", tag = "notify", params(("id" = i64, Path)),

@@ -7,7 +7,7 @@ use app::sla::{
 };
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::sla::{Subject, SubjectKind};
 use domain::{CalendarId, SlaPolicyId, Timestamp};
@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::customers::created;
 use crate::AppState;
 use crate::auth::ApiCtx;
 use crate::error::{ApiError, ErrorBody};
@@ -44,14 +45,18 @@ async fn list_calendars(
 }
 
 #[utoipa::path(post, path = "/calendars", tag = "sla", request_body = NewCalendarInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
     responses((status = 201, description = "Added, with the days copied from `copy_days_from`", body = CalendarView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_calendar(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     body: JsonBody<NewCalendarInput>,
 ) -> Result<Response, ApiError> {
-    let v = sla::create_calendar(&s.app, &api.ctx, body.value).await?;
-    Ok((StatusCode::CREATED, etag(v.version), Json(v)).into_response())
+    let ctx = api.with_idem(&headers, "POST /calendars", &body.hash)?;
+    let made = sla::create_calendar_once(&s.app, &ctx, body.value).await?;
+    let v = sla::get_calendar(&s.app, &ctx, made.id).await?;
+    Ok(created(made.replayed, v.version, v))
 }
 
 #[utoipa::path(get, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path)),
@@ -153,14 +158,18 @@ async fn list_policies(
 }
 
 #[utoipa::path(post, path = "/sla/policies", tag = "sla", request_body = PolicyInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
     responses((status = 201, body = PolicyView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_policy(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     body: JsonBody<PolicyInput>,
 ) -> Result<Response, ApiError> {
-    let v = sla::create_policy(&s.app, &api.ctx, body.value).await?;
-    Ok((StatusCode::CREATED, etag(v.version), Json(v)).into_response())
+    let ctx = api.with_idem(&headers, "POST /sla/policies", &body.hash)?;
+    let made = sla::create_policy_once(&s.app, &ctx, body.value).await?;
+    let v = sla::get_policy(&s.app, &ctx, made.id).await?;
+    Ok(created(made.replayed, v.version, v))
 }
 
 #[utoipa::path(put, path = "/sla/policies/{id}", tag = "sla", request_body = PolicyInput,

@@ -118,29 +118,41 @@ async fn act(
 }
 
 #[utoipa::path(post, path = "/tickets/{id}/messages", tag = "tickets", request_body = MessageInput,
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first message")),
     responses((status = 201, body = CreatedId), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_message(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     Path(id): Path<i64>,
     body: JsonBody<MessageInput>,
 ) -> Result<Response, ApiError> {
-    let mid = tickets::add_message(&s.app, &api.ctx, TicketId(id), body.value).await?;
-    Ok(created(false, 1, CreatedId { id: mid }))
+    let ctx = api.with_idem(
+        &headers,
+        &format!("POST /tickets/{id}/messages"),
+        &body.hash,
+    )?;
+    let made = tickets::add_message(&s.app, &ctx, TicketId(id), body.value).await?;
+    Ok(created(made.replayed, 1, CreatedId { id: made.id }))
 }
 
 #[utoipa::path(post, path = "/tickets/{id}/compensations", tag = "tickets", request_body = CompensationInput,
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first compensation")),
     responses((status = 201, body = CreatedId), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_compensation(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     Path(id): Path<i64>,
     body: JsonBody<CompensationInput>,
 ) -> Result<Response, ApiError> {
-    let kid = tickets::add_compensation(&s.app, &api.ctx, TicketId(id), body.value).await?;
-    Ok(created(false, 1, CreatedId { id: kid }))
+    let ctx = api.with_idem(
+        &headers,
+        &format!("POST /tickets/{id}/compensations"),
+        &body.hash,
+    )?;
+    let made = tickets::add_compensation(&s.app, &ctx, TicketId(id), body.value).await?;
+    Ok(created(made.replayed, 1, CreatedId { id: made.id }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

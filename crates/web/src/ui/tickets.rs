@@ -1460,7 +1460,7 @@ pub async fn message(
     let mid = if file.is_none() || !body.trim().is_empty() || internal {
         let input = MessageInput { body, internal };
         match tickets::add_message(&s.app, &pc.ctx, ticket, input).await {
-            Ok(mid) => Some(mid),
+            Ok(made) => Some(made.id),
             Err(e) => return again(&s, pc, id, &form, "message", e, &[]).await,
         }
     } else {

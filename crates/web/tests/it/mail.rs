@@ -343,7 +343,8 @@ async fn a_desk_reply_by_mail_and_the_customers_answers_share_one_ticket() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .id;
         let sent = d.deliver().await;
         assert_eq!(sent.len(), 1, "{which:?}");
         let reply = &sent[0];

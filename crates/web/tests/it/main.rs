@@ -4,6 +4,7 @@
 mod api;
 mod attachments;
 mod hotline;
+mod idempotency;
 mod kit;
 mod mail;
 mod openapi;
