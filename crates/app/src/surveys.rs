@@ -31,6 +31,7 @@ use utoipa::ToSchema;
 
 use crate::admin::{AuditEntry, audit_entry};
 use crate::error::Fields;
+use crate::once::create_once;
 use crate::{App, Ctx, Error, FixedClock, Result};
 
 /// The questionnaire sent when a ticket closes (受理单回访).
@@ -85,6 +86,8 @@ pub struct Invited {
     /// `/s/{key}` — relative to the server's public address; the key is shown only here.
     pub link: String,
     pub expires_at: Timestamp,
+    /// When it was made: the time of its outbox messages too, which finds them again.
+    pub created_at: Timestamp,
 }
 
 /// Sends `template` about `subject` inside the caller's write transaction (no permission check:
@@ -170,6 +173,7 @@ pub async fn invite_in_tx(
         id,
         link: link_of(&key),
         expires_at,
+        created_at: now,
     })
 }
 
@@ -204,8 +208,9 @@ pub struct AnswersInput {
 pub struct InvitedView {
     pub id: i64,
     /// The page the customer answers on (absolute when `KEFU_PUBLIC_URL` is set, else relative
-    /// to the server's address). Shown once.
-    pub link: String,
+    /// to the server's address). Shown once: `null` when the answer replays an earlier request
+    /// with the same `Idempotency-Key`.
+    pub link: Option<String>,
     pub expires_at: String,
     /// How the link was sent to the customer: `sms` (a mobile and the `survey.invite` SMS
     /// template), `email` (an address); empty for a call or when neither is known.
@@ -466,9 +471,11 @@ pub async fn templates(app: &App, ctx: &Ctx) -> Result<Vec<TemplateView>> {
     Ok(list.iter().map(template_view).collect())
 }
 
-/// Sends a survey about a ticket by link or marks it for a call. A retry makes a new invitation
-/// and retires the earlier one, so only one link works at a time.
-pub async fn invite(app: &App, ctx: &Ctx, input: InviteInput) -> Result<InvitedView> {
+/// Sends a survey about a ticket by link or marks it for a call. Sending again without an
+/// Idempotency-Key makes a new invitation and retires the earlier one, so only one link works at
+/// a time. With a key, a retry sends nothing: it answers with the first invitation (its id, expiry
+/// and channels, not its link, which was shown once) and `replayed`.
+pub async fn invite(app: &App, ctx: &Ctx, input: InviteInput) -> Result<(InvitedView, bool)> {
     ctx.require(Permission::TicketWork)?;
     let mut f = Fields::new();
     let kind = SubjectKind::parse(input.subject_kind.trim());
@@ -499,32 +506,102 @@ pub async fn invite(app: &App, ctx: &Ctx, input: InviteInput) -> Result<InvitedV
     let id = TicketId(input.subject_id);
     let ctx2 = ctx.clone();
     let settings = app.settings.clone();
-    let (invited, sent_by) = app
+    // What the write made, known only inside it: the first answer needs no read after it.
+    let made = Arc::new(std::sync::Mutex::new(None::<(Invited, Vec<String>)>));
+    let made_w = made.clone();
+    let created = create_once(app, ctx, SurveyInvitationId, move |c| {
+        Box::pin(async move {
+            let t = tickets::get(c, &scope, id)
+                .await
+                .map_err(|_| Error::field("subject_id", "unknown ticket"))?;
+            let invited =
+                invite_in_tx(c, &ctx2, &Subject::of_ticket(&t), &template, channel).await?;
+            let sent_by = if channel == SurveyChannel::Link {
+                let link = settings.public_link(&invited.link);
+                let sms = settings.sms_templates.get(INVITE_SMS_TEMPLATE);
+                send_invitation(c, &t, &link, sms.map(String::as_str), invited.created_at).await?
+            } else {
+                Vec::new()
+            };
+            let iid = invited.id.0;
+            *made_w.lock().expect("not poisoned") = Some((invited, sent_by));
+            Ok(iid)
+        })
+    })
+    .await?;
+    if !created.replayed
+        && let Some((invited, sent_by)) = made.lock().expect("not poisoned").take()
+    {
+        let view = InvitedView {
+            id: invited.id.0,
+            link: Some(app.settings.public_link(&invited.link)),
+            expires_at: ts(app, invited.expires_at),
+            sent_by,
+        };
+        return Ok((view, false));
+    }
+    // A replay: the invitation as stored, and the messages its first request put in the outbox.
+    // The key is the principal's own, and its first request passed the scope check.
+    let iid = created.id;
+    let sms = app.settings.sms_templates.get(INVITE_SMS_TEMPLATE).cloned();
+    let (r, sent_by) = app
         .db
-        .write(move |c| {
+        .read(move |c| {
             Box::pin(async move {
-                let t = tickets::get(c, &scope, id)
-                    .await
-                    .map_err(|_| Error::field("subject_id", "unknown ticket"))?;
-                let invited =
-                    invite_in_tx(c, &ctx2, &Subject::of_ticket(&t), &template, channel).await?;
-                let sent_by = if channel == SurveyChannel::Link {
-                    let link = settings.public_link(&invited.link);
-                    let sms = settings.sms_templates.get(INVITE_SMS_TEMPLATE);
-                    send_invitation(c, &t, &link, sms.map(String::as_str), ctx2.now()).await?
-                } else {
-                    Vec::new()
-                };
-                Ok::<_, Error>((invited, sent_by))
+                let r = surveys::get(c, &Scope::All, iid).await?;
+                let sent_by = sent_for(c, &r, sms.as_deref()).await?;
+                Ok::<_, Error>((r, sent_by))
             })
         })
         .await?;
-    Ok(InvitedView {
-        id: invited.id.0,
-        link: app.settings.public_link(&invited.link),
-        expires_at: ts(app, invited.expires_at),
+    let view = InvitedView {
+        id: r.id.0,
+        link: None,
+        expires_at: ts(app, r.expires_at),
         sent_by,
-    })
+    };
+    Ok((view, created.replayed))
+}
+
+/// The channels an invitation's link went out by: its messages are the survey ones about its
+/// ticket put in the outbox at the moment it was made (`send_invitation` gives them that time).
+/// A replay follows its request closely, so they are among the ticket's latest messages.
+async fn sent_for(
+    c: &mut Conn,
+    r: &InvitationRecord,
+    sms_template: Option<&str>,
+) -> Result<Vec<String>> {
+    if r.channel != SurveyChannel::Link || r.subject_kind != SubjectKind::Ticket {
+        return Ok(Vec::new());
+    }
+    let page = store::outbox::list(
+        c,
+        &Scope::All,
+        &store::outbox::OutboxQuery {
+            about: Some(("ticket".into(), r.subject_id)),
+            limit: 200,
+            ..store::outbox::OutboxQuery::default()
+        },
+    )
+    .await?;
+    let mut mine: Vec<_> = page
+        .items
+        .into_iter()
+        .filter(|m| {
+            m.created_at == r.created_at
+                && match m.channel {
+                    store::outbox::Channel::Sms => Some(m.template.as_str()) == sms_template,
+                    store::outbox::Channel::Email => m.template == INVITE_SMS_TEMPLATE,
+                    _ => false,
+                }
+        })
+        .collect();
+    // Sent in the order `send_invitation` puts them: SMS first, then email.
+    mine.sort_by_key(|m| m.id.0);
+    Ok(mine
+        .into_iter()
+        .map(|m| m.channel.as_str().to_string())
+        .collect())
 }
 
 /// The key of the SMS template for a survey an agent sends (`KEFU_SMS_TEMPLATE_SURVEY_INVITE`).

@@ -71,7 +71,7 @@ async fn desk(w: &World) -> Desk {
 }
 
 async fn invite(w: &World, d: &Desk, channel: &str) -> (SurveyInvitationId, String) {
-    let v = surveys::invite(
+    let (v, replayed) = surveys::invite(
         &w.app,
         &d.agent,
         InviteInput {
@@ -83,7 +83,13 @@ async fn invite(w: &World, d: &Desk, channel: &str) -> (SurveyInvitationId, Stri
     )
     .await
     .unwrap_or_else(|e| panic!("{:?}: invite: {e}", w.which));
-    let key = v.link.strip_prefix("/s/").expect("a /s/ link").to_string();
+    assert!(
+        !replayed,
+        "{:?}: a request without a key is never a replay",
+        w.which
+    );
+    let link = v.link.expect("the first answer shows the link");
+    let key = link.strip_prefix("/s/").expect("a /s/ link").to_string();
     (SurveyInvitationId(v.id), key)
 }
 

@@ -8,12 +8,13 @@ use app::surveys::{
 };
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::SurveyInvitationId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::customers::created;
 use crate::AppState;
 use crate::auth::ApiCtx;
 use crate::error::{ApiError, ErrorBody};
@@ -36,15 +37,18 @@ async fn templates(
 }
 
 #[utoipa::path(post, path = "/surveys/invitations", tag = "surveys", request_body = InviteInput,
-    responses((status = 201, description = "The link to send (shown once); an earlier unanswered link about the same subject stops working", body = InvitedView),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first invitation (without its link) and send nothing")),
+    responses((status = 201, description = "The link to send (shown once: null on a replay); without a key, an earlier unanswered link about the same subject stops working", body = InvitedView),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn invite(
     State(s): State<AppState>,
     api: ApiCtx,
+    headers: HeaderMap,
     body: JsonBody<InviteInput>,
 ) -> Result<Response, ApiError> {
-    let v = surveys::invite(&s.app, &api.ctx, body.value).await?;
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    let ctx = api.with_idem(&headers, "POST /surveys/invitations", &body.hash)?;
+    let (v, replayed) = surveys::invite(&s.app, &ctx, body.value).await?;
+    Ok(created(replayed, 1, v))
 }
 
 #[utoipa::path(get, path = "/surveys/invitations", tag = "surveys", params(InvitationListInput),

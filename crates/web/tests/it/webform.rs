@@ -91,6 +91,7 @@ async fn site(db: store::Db) -> Site {
 
 struct Resp {
     status: StatusCode,
+    headers: axum::http::HeaderMap,
     text: String,
 }
 
@@ -121,9 +122,11 @@ impl Site {
     async fn send(&self, req: Request<Body>) -> Resp {
         let r = self.router.clone().oneshot(req).await.unwrap();
         let status = r.status();
+        let headers = r.headers().clone();
         let bytes = r.into_body().collect().await.unwrap().to_bytes();
         Resp {
             status,
+            headers,
             text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
@@ -609,6 +612,123 @@ async fn an_agents_survey_goes_out_by_sms_with_an_absolute_link() {
             .await;
         assert_eq!(r.json()["sent_by"], json!([]));
         assert_eq!(s.outbox(Channel::Sms).await.len(), sms.len());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_survey_retried_with_its_idempotency_key_is_sent_once() {
+    each_backend(|db, which| async move {
+        let s = site(db).await;
+        let r = s.submit("13100008888", "燃气灶打不着火", &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        let t = s.tickets().await[0].clone();
+        let invite = |body: Value, key: Option<&'static str>| {
+            let mut req = Request::post("/api/v1/surveys/invitations")
+                .header(header::AUTHORIZATION, format!("Bearer {}", s.token))
+                .header(header::CONTENT_TYPE, "application/json");
+            if let Some(k) = key {
+                req = req.header("idempotency-key", k);
+            }
+            req.body(Body::from(body.to_string())).unwrap()
+        };
+        let surveys_sms = || async {
+            s.outbox(Channel::Sms)
+                .await
+                .into_iter()
+                .filter(|m| m.template == "SMS_100009")
+                .count()
+        };
+        let invitations = || async {
+            let r = s
+                .api(
+                    "GET",
+                    &format!(
+                        "/api/v1/surveys/invitations?subject_kind=ticket&subject_id={}",
+                        t["id"]
+                    ),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.json()["items"].as_array().cloned().unwrap_or_default()
+        };
+        let body = json!({"subject_kind": "ticket", "subject_id": t["id"]});
+
+        let first = s.send(invite(body.clone(), Some("survey-1"))).await;
+        assert_eq!(
+            first.status,
+            StatusCode::CREATED,
+            "{which:?}: {}",
+            first.text
+        );
+        assert!(first.headers.get("idempotent-replayed").is_none());
+        let first = first.json();
+        let link = first["link"]
+            .as_str()
+            .expect("the link, shown once")
+            .to_string();
+        assert_eq!(first["sent_by"], json!(["sms"]));
+        assert_eq!(surveys_sms().await, 1);
+
+        // The retry: the same invitation, without its link, and no second message.
+        let again = s.send(invite(body.clone(), Some("survey-1"))).await;
+        assert_eq!(
+            again.status,
+            StatusCode::CREATED,
+            "{which:?}: {}",
+            again.text
+        );
+        assert_eq!(
+            again
+                .headers
+                .get("idempotent-replayed")
+                .and_then(|v| v.to_str().ok()),
+            Some("true")
+        );
+        let again = again.json();
+        assert_eq!(again["id"], first["id"]);
+        assert_eq!(again["link"], Value::Null);
+        assert_eq!(again["expires_at"], first["expires_at"]);
+        assert_eq!(again["sent_by"], json!(["sms"]));
+        assert_eq!(
+            surveys_sms().await,
+            1,
+            "{which:?}: the retry sent the SMS again"
+        );
+        let list = invitations().await;
+        assert_eq!(list.len(), 1, "{which:?}: {list:?}");
+        assert_eq!(list[0]["status"], "sent");
+        // The first link still opens the questionnaire.
+        let page = s.page(link.trim_start_matches(PUBLIC_URL)).await;
+        assert_eq!(page.status, StatusCode::OK);
+
+        // The key with another body is refused, and nothing is sent.
+        let other = s
+            .send(invite(
+                json!({"subject_kind": "ticket", "subject_id": t["id"], "channel": "call"}),
+                Some("survey-1"),
+            ))
+            .await;
+        assert_eq!(
+            other.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            other.text
+        );
+        assert_eq!(other.json()["error"]["code"], "idempotency_key_reused");
+        assert_eq!(invitations().await.len(), 1);
+        assert_eq!(surveys_sms().await, 1);
+
+        // Without a key, sending again is a new invitation: the first link stops working.
+        let anew = s.send(invite(body.clone(), None)).await;
+        assert_eq!(anew.status, StatusCode::CREATED, "{}", anew.text);
+        assert_ne!(anew.json()["id"], first["id"]);
+        assert!(anew.json()["link"].is_string());
+        assert_eq!(surveys_sms().await, 2);
+        assert_eq!(invitations().await.len(), 2);
+        let page = s.page(link.trim_start_matches(PUBLIC_URL)).await;
+        assert_ne!(page.status, StatusCode::OK);
     })
     .await;
 }
