@@ -136,15 +136,7 @@ pub async fn calendars(app: &App) -> Result<Arc<Calendars>> {
                 let records = db::calendars(c).await?;
                 let ids: Vec<CalendarId> = records.iter().map(|r| r.id).collect();
                 let days = db::days_of(c, &ids).await?;
-                let policies = db::active_policies(
-                    c,
-                    &[
-                        SlaMetric::FirstReply,
-                        SlaMetric::Proposal,
-                        SlaMetric::Resolution,
-                    ],
-                )
-                .await?;
+                let policies = db::active_policies(c).await?;
                 Ok::<_, store::Error>((records, days, policies))
             })
         })

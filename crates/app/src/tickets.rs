@@ -2002,10 +2002,7 @@ pub async fn act(
                 .db
                 .read(move |c| Box::pin(async move { tickets::get(c, &scope, id).await }))
                 .await?;
-            crate::sla::plan(app, &policy_key(&t), &[domain::sla::SlaMetric::Resolution])
-                .await?
-                .into_iter()
-                .next()
+            resolution_plan(app, &t).await?
         }
         _ => None,
     };
@@ -2456,6 +2453,16 @@ pub async fn act(
 /// while waiting on the customer, resume after, stop the proposal clock when the plan is signed,
 /// the clocks met on resolving, everything on closing, cancelling or merging; restart resolution
 /// on reopening. A first reply stops the first-reply clock.
+/// The resolution clock a reopened ticket restarts on (read before the write).
+async fn resolution_plan(app: &App, t: &Ticket) -> Result<Option<crate::sla::ClockPlan>> {
+    Ok(
+        crate::sla::plan(app, &policy_key(t), &[domain::sla::SlaMetric::Resolution])
+            .await?
+            .into_iter()
+            .next(),
+    )
+}
+
 async fn sla_follow(
     c: &mut Conn,
     t: &Ticket,
@@ -3311,10 +3318,7 @@ pub async fn public_act(
             .db
             .read(move |c| Box::pin(async move { by_link(c, &n, &k).await }))
             .await?;
-        crate::sla::plan(app, &policy_key(&t), &[domain::sla::SlaMetric::Resolution])
-            .await?
-            .into_iter()
-            .next()
+        resolution_plan(app, &t).await?
     } else {
         None
     };

@@ -3,8 +3,6 @@
 //! every change after it names the owner that holds the lease, so a worker that lost its lease,
 //! and whose job another worker took, can neither finish nor reschedule it.
 
-use std::fmt::Write as _;
-
 use domain::{JobId, Timestamp};
 use serde_json::Value;
 
@@ -100,53 +98,9 @@ pub async fn enqueue(c: &mut Conn, job: &NewJob, now: Timestamp) -> Result<Optio
     Ok(id.map(|(id,)| JobId(id)))
 }
 
-/// Adds several jobs in one statement (as `enqueue` each: a job whose dedupe key exists is left
-/// out) and wakes the runners when the transaction commits. Returns how many were added.
-pub async fn enqueue_all(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Result<usize, Error> {
-    const COLUMNS: usize = 5;
-    if jobs.is_empty() {
-        return Ok(0);
-    }
-    let mut sql = String::from(
-        "INSERT INTO jobs (kind, payload, run_at, state, attempts, max_attempts, dedupe_key, created_at, updated_at) VALUES ",
-    );
-    let now_p = jobs.len() * COLUMNS + 1;
-    for i in 0..jobs.len() {
-        let b = i * COLUMNS;
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let _ = write!(
-            sql,
-            "(${}, ${}, ${}, 'pending', 0, ${}, ${}, ${now_p}, ${now_p})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5
-        );
-    }
-    sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING id");
-    // Built from this function's literals and placeholders only.
-    let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
-    for job in jobs {
-        q = q
-            .bind(job.kind.clone())
-            .bind(job.payload.to_string())
-            .bind(job.run_at.0)
-            .bind(job.max_attempts.max(1))
-            .bind(job.dedupe_key.clone());
-    }
-    let added = q.bind(now.0).fetch_all(&mut *c).await?.len();
-    if added > 0 {
-        dialect::notify_jobs(c).await?;
-    }
-    Ok(added)
-}
-
 /// Enqueues `jobs` at the end of the surrounding write ([`crate::sql::Batch::defer`]): for a
-/// write that does not read them back. A job whose dedupe key is pending already is skipped,
-/// as with [`enqueue_all`].
+/// write that does not read them back. A job whose dedupe key exists is left out, as with
+/// [`enqueue`].
 pub async fn enqueue_deferred(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Result<(), Error> {
     if jobs.is_empty() {
         return Ok(());

@@ -397,12 +397,10 @@ pub async fn policies(c: &mut Conn) -> Result<Vec<SlaPolicy>, Error> {
     rows.into_iter().map(SlaPolicy::try_from).collect()
 }
 
-/// The active policies of these metrics: the candidates a plan chooses from.
-pub async fn active_policies(c: &mut Conn, metrics: &[SlaMetric]) -> Result<Vec<SlaPolicy>, Error> {
+/// The active policies, every metric: the candidates a plan chooses from.
+pub async fn active_policies(c: &mut Conn) -> Result<Vec<SlaPolicy>, Error> {
     let mut f = Filter::new();
     f.and("active = ?", vec![1_i64]);
-    let list = f.bind_list(metrics.iter().map(|m| m.as_str().to_string()));
-    f.and_raw(format!("metric IN ({list})"));
     let rows: Vec<PolicyRow> = f.fetch_all(c, SELECT_POLICIES, " ORDER BY id").await?;
     rows.into_iter().map(SlaPolicy::try_from).collect()
 }
