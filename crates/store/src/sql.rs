@@ -12,6 +12,8 @@ pub struct Filter {
     clauses: Vec<String>,
     args: AnyArguments,
     n: usize,
+    /// Not kept as a prepared statement: see [`Filter::plan_each_time`].
+    one_off: bool,
 }
 
 impl Filter {
@@ -63,6 +65,14 @@ impl Filter {
         self
     }
 
+    /// Runs the statement unprepared (unnamed), so that PostgreSQL plans it for the values bound
+    /// each time. A kept statement may switch to a generic plan after five runs, one that
+    /// does not know the values: for an id window that is a walk over every id in it.
+    pub fn plan_each_time(&mut self) -> &mut Self {
+        self.one_off = true;
+        self
+    }
+
     /// Adds a clause that was built from placeholders returned by `bind`.
     pub fn and_raw(&mut self, clause: String) -> &mut Self {
         self.clauses.push(clause);
@@ -90,6 +100,7 @@ impl Filter {
         let sql = format!("{head}{}{tail}", self.where_sql());
         Ok(
             sqlx::query_as_with::<Any, R, AnyArguments>(AssertSqlSafe(sql), self.args)
+                .persistent(!self.one_off)
                 .fetch_all(conn)
                 .await?,
         )
@@ -107,6 +118,7 @@ impl Filter {
         let sql = format!("{head}{}{tail}", self.where_sql());
         Ok(
             sqlx::query_as_with::<Any, R, AnyArguments>(AssertSqlSafe(sql), self.args)
+                .persistent(!self.one_off)
                 .fetch_one(conn)
                 .await?,
         )
