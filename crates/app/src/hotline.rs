@@ -635,6 +635,8 @@ pub struct ReturnCallView {
     pub due_at: Timestamp,
     /// Open and past its due time.
     pub overdue: bool,
+    /// Open and due: click-to-call may dial it (an after-hours call only from the opening).
+    pub callable: bool,
     /// `open`, `reached`, `given_up` or `cancelled`.
     pub status: String,
     pub attempts: i64,
@@ -662,6 +664,7 @@ impl ReturnCallView {
             reason: r.reason.as_str().into(),
             calls_count: r.calls_count,
             overdue: r.status == ReturnStatus::Open && r.due_at < ctx.now(),
+            callable: r.status == ReturnStatus::Open && r.due_at <= ctx.now(),
             due_at: r.due_at,
             status: r.status.as_str().into(),
             attempts: r.attempts,
@@ -1115,6 +1118,14 @@ pub async fn dial_return_call(app: &App, ctx: &Ctx, id: ReturnCallId) -> Result<
         return Err(Error::Conflict(
             "this return call is closed; no more attempts".into(),
         ));
+    }
+    // An after-hours call is owed from the line's next opening: dialling earlier would ring
+    // the customer at night.
+    if r.due_at > ctx.now() {
+        return Err(Error::Conflict(format!(
+            "this return call is due from {} (the line's opening); it cannot be dialled before",
+            r.due_at.rfc3339_in(app.settings.tz)
+        )));
     }
     let show = line_landline
         .or_else(|| app.settings.hotline_landline.clone())

@@ -1170,6 +1170,7 @@ async fn a_line_with_its_own_calendar_and_landline_calls_back_on_its_hours_showi
             "{}",
             rc["due_at"]
         );
+        let rc_weekend = r["return_call_id"].clone();
         // Within the line's hours its missed calls are owed at once.
         let tuesday = MONDAY_9AM + 24 * HOUR + HOUR;
         h.clock.set(Timestamp(tuesday + MIN));
@@ -1214,6 +1215,23 @@ async fn a_line_with_its_own_calendar_and_landline_calls_back_on_its_hours_showi
             .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["shown_number"], LANDLINE);
+        // The weekend call is owed from next Monday's opening: not dialled before, nothing sent.
+        let (status, body) = h
+            .api(
+                "POST",
+                &format!("/return-calls/{rc_weekend}/dial"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error"]["code"], "conflict", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("due from")),
+            "{body}"
+        );
 
         let seen = fake.requests.lock().unwrap().clone();
         assert_eq!(seen.len(), 2);
@@ -1957,6 +1975,29 @@ async fn return_calls_are_worked_from_the_list_with_their_history() {
         assert_eq!(status, 200);
         let open = h.get("/return-calls?status=open").await;
         assert!(open["items"].as_array().unwrap().is_empty());
+
+        // A call at 22:00 is owed from the next opening: listed, but not dialled before.
+        let night = MONDAY_9AM + 13 * HOUR;
+        h.clock.set(Timestamp(night + MIN));
+        h.call("N", "13700137000", night, "missed", 30_000, None)
+            .await;
+        let n = h
+            .returns()
+            .await
+            .into_iter()
+            .find(|r| r["status"] == "open");
+        let n = n.expect("the night call's task");
+        assert_eq!(n["reason"], "after_hours");
+        assert_eq!(n["callable"], false);
+        // (The morning's sign-in has expired by now.)
+        let (_, cookie) = h.agent("qian", "8006", "13566667777").await;
+        let (_, html) = h.page(&cookie, "/calls?rc_status=open").await;
+        assert!(html.contains(&format!("data-return-call=\"{}\"", n["id"])));
+        assert!(
+            !html.contains(&format!("/calls/return/{}/dial", n["id"])),
+            "{html}"
+        );
+        assert!(html.contains("尚未到回拨时间"), "{html}");
     })
     .await;
 }
