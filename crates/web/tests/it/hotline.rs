@@ -1170,7 +1170,7 @@ async fn a_line_with_its_own_calendar_and_landline_calls_back_on_its_hours_showi
             "{}",
             rc["due_at"]
         );
-        let rc_weekend = r["return_call_id"].clone();
+        let rc_weekend = r["return_call_id"].as_i64().expect("a return call");
         // Within the line's hours its missed calls are owed at once.
         let tuesday = MONDAY_9AM + 24 * HOUR + HOUR;
         h.clock.set(Timestamp(tuesday + MIN));
@@ -1191,39 +1191,22 @@ async fn a_line_with_its_own_calendar_and_landline_calls_back_on_its_hours_showi
         // line's customer the bound KEFU_HOTLINE_LANDLINE.
         h.agent("zhao", "8003", "13522223333").await;
         let agent = h.agent_token("zhao").await;
-        let (status, body) = h
-            .api(
-                "POST",
-                &format!("/return-calls/{rc_line}/dial"),
-                &agent,
-                None,
-            )
-            .await;
+        let dial = async |rc: i64| {
+            h.api("POST", &format!("/return-calls/{rc}/dial"), &agent, None)
+                .await
+        };
+        let (status, body) = dial(rc_line).await;
         assert_eq!(status, 200, "{which:?} {body}");
         assert_eq!(body["shown_number"], "057187654321");
         let dialled = h.get(&format!("/calls/{}", body["call_id"])).await;
         assert_eq!(dialled["direction"], "outbound");
         assert_eq!(dialled["caller"], "057187654321");
         assert_eq!(dialled["return_call_id"], rc_line);
-        let (status, body) = h
-            .api(
-                "POST",
-                &format!("/return-calls/{rc_other}/dial"),
-                &agent,
-                None,
-            )
-            .await;
+        let (status, body) = dial(rc_other).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["shown_number"], LANDLINE);
         // The weekend call is owed from next Monday's opening: not dialled before, nothing sent.
-        let (status, body) = h
-            .api(
-                "POST",
-                &format!("/return-calls/{rc_weekend}/dial"),
-                &agent,
-                None,
-            )
-            .await;
+        let (status, body) = dial(rc_weekend).await;
         assert_eq!(status, 409, "{body}");
         assert_eq!(body["error"]["code"], "conflict", "{body}");
         assert!(
