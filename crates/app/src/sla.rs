@@ -1108,6 +1108,51 @@ pub async fn update_calendar(
     get_calendar(app, ctx, id).await
 }
 
+/// Deletes a calendar nobody uses: not the default, and no SLA policy, clock or hotline line
+/// refers to it (a calendar created by mistake). One in use is refused with what uses it.
+pub async fn delete_calendar(app: &App, ctx: &Ctx, id: CalendarId, version: i64) -> Result<()> {
+    ctx.require(Permission::SlaAdmin)?;
+    let r = visible_calendar(app, ctx, id).await?;
+    if r.is_default {
+        return Err(Error::Conflict(
+            "the default calendar cannot be deleted; edit its hours and days instead".into(),
+        ));
+    }
+    let audit = audit_entry(ctx, "delete", "business_calendar");
+    app.db
+        .write(move |c| {
+            Box::pin(async move {
+                let before = db::calendar(c, id).await?;
+                let uses = db::calendar_uses(c, id).await?;
+                if uses.any() {
+                    let mut what = Vec::new();
+                    if uses.policies > 0 {
+                        what.push(format!("{} SLA policies", uses.policies));
+                    }
+                    if uses.clocks > 0 {
+                        what.push("SLA clocks".to_string());
+                    }
+                    if uses.lines > 0 {
+                        what.push(format!("{} hotline lines", uses.lines));
+                    }
+                    return Err(Error::Conflict(format!(
+                        "this calendar is in use ({}); it cannot be deleted",
+                        what.join(", ")
+                    )));
+                }
+                db::delete_calendar(c, id, version).await?;
+                let before = json!({ "name": before.name, "tz": before.tz.name(), "week": WeekHours::of(&before.week), "brand_id": before.brand_id.map(|b| b.0), "version": before.version });
+                audit
+                    .write(c, Some(id.0), None, Some(before), None)
+                    .await?;
+                Ok::<_, Error>(())
+            })
+        })
+        .await?;
+    app.calendars.invalidate();
+    Ok(())
+}
+
 /// One exceptional day as an admin sends it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

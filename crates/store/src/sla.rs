@@ -171,6 +171,63 @@ pub async fn update_calendar(
     Ok(version + 1)
 }
 
+/// What still refers to a calendar: SLA policies, clocks (running or finished: their deadlines
+/// were counted on it) and hotline lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CalendarUses {
+    pub policies: i64,
+    pub clocks: i64,
+    pub lines: i64,
+}
+
+impl CalendarUses {
+    pub fn any(&self) -> bool {
+        self.policies + self.clocks + self.lines > 0
+    }
+}
+
+pub async fn calendar_uses(c: &mut Conn, id: CalendarId) -> Result<CalendarUses, Error> {
+    let (policies, clocks, lines): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM sla_policies WHERE calendar_id = $1),
+                (SELECT COUNT(*) FROM (SELECT 1 FROM sla_clocks WHERE calendar_id = $2 LIMIT 1) x),
+                (SELECT COUNT(*) FROM hotline_lines WHERE calendar_id = $3)",
+    )
+    .bind(id.0)
+    .bind(id.0)
+    .bind(id.0)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(CalendarUses {
+        policies,
+        clocks,
+        lines,
+    })
+}
+
+/// Deletes a calendar that is not the default (else `NotFound`), with its days, if `version` is
+/// current. The
+/// caller checks [`calendar_uses`] first; the foreign keys refuse a calendar still in use anyway.
+pub async fn delete_calendar(c: &mut Conn, id: CalendarId, version: i64) -> Result<(), Error> {
+    let (current,): (i64,) =
+        sqlx::query_as("SELECT version FROM business_calendars WHERE id = $1 AND is_default = 0")
+            .bind(id.0)
+            .fetch_optional(&mut *c)
+            .await?
+            .ok_or(Error::NotFound)?;
+    if current != version {
+        return Err(Error::VersionConflict);
+    }
+    sqlx::query("DELETE FROM calendar_days WHERE calendar_id = $1")
+        .bind(id.0)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM business_calendars WHERE id = $1")
+        .bind(id.0)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
 /// A new calendar (never the default) at version 1; returns its id.
 pub async fn insert_calendar(
     c: &mut Conn,

@@ -25,7 +25,7 @@ use crate::extract::{IfMatch, JsonBody, etag};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_calendars, create_calendar))
-        .routes(routes!(get_calendar, update_calendar))
+        .routes(routes!(get_calendar, update_calendar, delete_calendar))
         .routes(routes!(deadline))
         .routes(routes!(get_day, put_day, delete_day))
         .routes(routes!(list_policies, create_policy))
@@ -82,6 +82,20 @@ async fn update_calendar(
 ) -> Result<Response, ApiError> {
     let view = sla::update_calendar(&s.app, &api.ctx, CalendarId(id), v, body.value).await?;
     Ok((etag(view.version), Json(view)).into_response())
+}
+
+#[utoipa::path(delete, path = "/calendars/{id}", tag = "sla",
+    params(("id" = i64, Path), ("If-Match" = String, Header, description = "\"<version>\" as read")),
+    responses((status = 204, description = "Deleted with its days"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The default calendar, or one still used by SLA policies, clocks or hotline lines; or a stale version", body = ErrorBody), (status = 428, body = ErrorBody)))]
+async fn delete_calendar(
+    State(s): State<AppState>,
+    api: ApiCtx,
+    Path(id): Path<i64>,
+    IfMatch(v): IfMatch,
+) -> Result<StatusCode, ApiError> {
+    sla::delete_calendar(&s.app, &api.ctx, CalendarId(id), v).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/calendars/{id}/deadline", tag = "sla", request_body = DeadlineInput,

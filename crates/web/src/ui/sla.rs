@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/calendars", get(calendars).post(create_calendar))
         .route("/admin/calendars/{id}", get(calendar).post(update_calendar))
+        .route("/admin/calendars/{id}/delete", post(delete_calendar))
         .route("/admin/calendars/{id}/days", post(add_day))
         .route("/admin/calendars/{id}/days/{date}/delete", post(delete_day))
         .route("/admin/sla-policies", get(policies).post(create_policy))
@@ -175,6 +176,8 @@ pub struct CalendarPage {
     pub days: Vec<sla::DayView>,
     pub weekdays: Vec<(&'static str, String)>,
     pub can_admin: bool,
+    /// The default calendar cannot be deleted.
+    pub is_default: bool,
 }
 
 async fn render_calendar(
@@ -205,6 +208,7 @@ async fn render_calendar(
         days: v.days.unwrap_or_default(),
         weekdays: weekdays(),
         can_admin: pc.can(Permission::SlaAdmin),
+        is_default: v.is_default,
         c: pc.c,
     })
 }
@@ -278,6 +282,21 @@ pub async fn delete_day(
         .await
         .page(&pc)?;
     Ok(see_other(&format!("/admin/calendars/{id}?flash=saved")))
+}
+
+pub async fn delete_calendar(
+    State(s): State<AppState>,
+    pc: PageCtx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    let Some(version) = form.i64("version") else {
+        return Err(pc.fail(app::Error::PreconditionRequired));
+    };
+    sla::delete_calendar(&s.app, &pc.ctx, CalendarId(id), version)
+        .await
+        .page(&pc)?;
+    Ok(see_other("/admin/calendars?flash=calendar_deleted"))
 }
 
 // ---------------------------------------------------------------- policies

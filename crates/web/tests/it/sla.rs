@@ -238,6 +238,32 @@ async fn sla_create_calendar_use_it_and_refusals() {
         assert_eq!(k.get("/api/v1/calendars").await.body.as_array().unwrap().len(), 5, "only the two good ones");
         let audit = k.get("/api/v1/audit?entity=business_calendar&action=create").await;
         assert_eq!(audit.body["items"].as_array().unwrap().len(), 2, "{}", audit.body);
+
+        // Deleting: only a calendar nobody uses, at its current version; never the default.
+        let del = |cal: i64, version: Option<&'static str>| {
+            let k = &k;
+            async move {
+                let headers: Vec<(&str, &str)> = version.map(|v| ("if-match", v)).into_iter().collect();
+                k.call("DELETE", &format!("/api/v1/calendars/{cal}"), &headers, None).await
+            }
+        };
+        let in_use = del(id, Some("\"1\"")).await;
+        assert_eq!((in_use.status.as_u16(), in_use.code()), (409, "conflict"), "{which:?}: {}", in_use.body);
+        let message = in_use.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("1 SLA policies") && message.contains("SLA clocks") && message.contains("1 hotline lines"), "{message}");
+        let default = del(1, Some("\"1\"")).await;
+        assert_eq!((default.status.as_u16(), default.code()), (409, "conflict"), "{}", default.body);
+        assert_eq!(del(bare_id, None).await.status.as_u16(), 428);
+        assert_eq!(del(bare_id, Some("\"7\"")).await.status.as_u16(), 409);
+        assert_eq!(del(999, Some("\"1\"")).await.status.as_u16(), 404);
+        assert_eq!(k.get("/api/v1/calendars").await.body.as_array().unwrap().len(), 5, "refusals delete nothing");
+        let gone = del(bare_id, Some("\"1\"")).await;
+        assert_eq!(gone.status.as_u16(), 204, "{which:?}: {}", gone.body);
+        assert_eq!(k.get(&format!("/api/v1/calendars/{bare_id}")).await.status.as_u16(), 404);
+        assert_eq!(k.get("/api/v1/calendars").await.body.as_array().unwrap().len(), 4);
+        let audit = k.get(&format!("/api/v1/audit?entity=business_calendar&entity_id={bare_id}&action=delete")).await;
+        assert_eq!(audit.body["items"].as_array().unwrap().len(), 1, "{}", audit.body);
+        assert_eq!(audit.body["items"][0]["before"]["week"]["mon"], "10:00-16:00", "{}", audit.body);
     })
     .await;
 }

@@ -1337,6 +1337,28 @@ async fn sla_calendar_and_policy_pages() {
     let r = post(&s.router, &admin, "/admin/calendars/1", &form).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "the same version again");
 
+    // Deleting: the default calendar offers no button; a new, unused one goes from its page.
+    assert!(!page.body.contains("/admin/calendars/1/delete"));
+    let mut form: Vec<(&str, &str)> = vec![("name", "临时日历"), ("tz", "Asia/Shanghai")];
+    for d in [
+        "week.mon", "week.tue", "week.wed", "week.thu", "week.fri", "week.sat", "week.sun",
+    ] {
+        form.push((d, "09:00-17:00"));
+    }
+    let r = post(&s.router, &admin, "/admin/calendars", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let at = r.location().trim_start_matches("/admin/calendars/");
+    let id = at.split('?').next().unwrap_or_default().to_string();
+    let delete = format!("/admin/calendars/{id}/delete");
+    let page = get(&s.router, &admin, &format!("/admin/calendars/{id}")).await;
+    assert!(page.body.contains("临时日历"), "{id}");
+    let v = version_on(&page.body, &delete);
+    let r = post(&s.router, &admin, &delete, &[("version", &v)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let home = get(&s.router, &admin, "/admin/calendars?flash=calendar_deleted").await;
+    assert!(home.body.contains("日历已删除"));
+    assert!(!home.body.contains("临时日历"));
+
     // Policies.
     let p = get(&s.router, &admin, "/admin/sla-policies").await;
     assert!(p.body.contains("首次响应 1 小时"));
