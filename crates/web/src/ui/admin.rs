@@ -277,9 +277,7 @@ pub async fn update_user(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     match admin::update_user(
         &s.app,
         &pc.ctx,
@@ -307,9 +305,7 @@ pub async fn reset_password(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     let u = admin::user(&s.app, &pc.ctx, UserId(id)).await.page(&pc)?;
     let input = UserInput {
         login: u.login.clone(),
@@ -537,9 +533,7 @@ pub async fn update_unit(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     let input = unit_input(&form, form.checked("active"));
     match admin::update_unit(&s.app, &pc.ctx, OrgUnitId(id), version, input).await {
         Ok(_) => Ok(see_other("/admin/org-units?flash=saved")),

@@ -575,6 +575,13 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
 }
 
 impl FormData {
+    /// The `version` the form was rendered with: a change without it is refused (428), so that
+    /// no edit overwrites one the user never saw.
+    pub fn version(&self, pc: &PageCtx) -> Result<i64, PageError> {
+        self.i64("version")
+            .ok_or_else(|| pc.fail(Error::PreconditionRequired))
+    }
+
     /// The first value of a field, untrimmed ("" when absent).
     pub fn raw(&self, name: &str) -> &str {
         self.0

@@ -619,9 +619,7 @@ pub async fn edit(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     let input = CustomerInput {
         kind: form.raw("kind").to_string(),
         name: form.raw("name").to_string(),
@@ -686,9 +684,7 @@ pub async fn delete_contact(
     Path((id, contact)): Path<(i64, i64)>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     match ledger::delete_contact(&s.app, &pc.ctx, CustomerId(id), ContactId(contact), version).await
     {
         Ok(()) => Ok(see_other(&format!(
@@ -1084,9 +1080,7 @@ pub async fn edit_device(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     match ledger::update_device(&s.app, &pc.ctx, DeviceId(id), version, device_input(&form)).await {
         Ok(_) => Ok(see_other(&format!("/devices/{id}?flash=saved"))),
         Err(e) => {

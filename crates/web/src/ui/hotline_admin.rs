@@ -191,9 +191,7 @@ pub async fn update_line(
     Path(number): Path<String>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     let mut input = line_input(&form, form.checked("active"));
     input.number = None;
     match hotline::set_line(&s.app, &pc.ctx, &number, Some(version), input).await {
@@ -365,9 +363,7 @@ pub async fn update_extension(
     Path(ext): Path<String>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     let input = extension_input(&form, form.checked("active"));
     match hotline::set_extension(&s.app, &pc.ctx, &ext, Some(version), input).await {
         Ok(_) => Ok(see_other("/admin/extensions?flash=saved")),

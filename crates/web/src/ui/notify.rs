@@ -205,9 +205,7 @@ pub async fn update(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(app::Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     match subs::update_subscription(&s.app, &pc.ctx, id, version, input(&form)).await {
         Ok(_) => Ok(see_other(&format!("/admin/notify/{id}?flash=saved"))),
         Err(e) => {

@@ -228,9 +228,7 @@ pub async fn update_calendar(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(app::Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     let input = CalendarInput {
         name: form.raw("name").to_string(),
         tz: form.raw("tz").to_string(),
@@ -290,9 +288,7 @@ pub async fn delete_calendar(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(app::Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     sla::delete_calendar(&s.app, &pc.ctx, CalendarId(id), version)
         .await
         .page(&pc)?;
@@ -469,9 +465,7 @@ pub async fn update_policy(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(app::Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     match sla::update_policy(
         &s.app,
         &pc.ctx,

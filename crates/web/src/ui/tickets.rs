@@ -1381,9 +1381,7 @@ pub async fn act(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     let name = form.raw("action").to_string();
     let which = if ACTIONS.contains(&name.as_str()) {
         name.as_str()
@@ -1540,9 +1538,7 @@ pub async fn compensation_step(
     Path((id, comp)): Path<(i64, i64)>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     let step = form.raw("step").to_string();
     match tickets::compensation_step(&s.app, &pc.ctx, TicketId(id), comp, version, &step).await {
         Ok(()) => Ok(see_other(&format!(
@@ -1584,9 +1580,7 @@ pub async fn review_outcome(
     Path(id): Path<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let Some(version) = form.i64("version") else {
-        return Err(pc.fail(Error::PreconditionRequired));
-    };
+    let version = form.version(&pc)?;
     // Unticked boxes say "no": the call back asked, and the answer was recorded.
     let input = ReviewOutcomeInput {
         recovery: form.raw("recovery").to_string(),
