@@ -202,6 +202,14 @@ fn user_json(d: &UserDraft) -> serde_json::Value {
     })
 }
 
+/// A unique key already held by another record becomes a refusal of `field`.
+fn taken(field: &'static str) -> impl FnOnce(store::Error) -> Error {
+    move |e| match e {
+        store::Error::Duplicate(_) => Error::field(field, "already taken"),
+        e => e.into(),
+    }
+}
+
 pub async fn create_user(app: &crate::App, ctx: &Ctx, input: UserInput) -> Result<UserId> {
     Ok(create_user_once(app, ctx, input).await?.id)
 }
@@ -224,10 +232,7 @@ pub async fn create_user_once(
         Box::pin(async move {
             let id = users::insert(c, &d, &hash, audit.at)
                 .await
-                .map_err(|e| match e {
-                    store::Error::Duplicate(_) => Error::field("login", "already taken"),
-                    e => e.into(),
-                })?;
+                .map_err(taken("login"))?;
             audit.write(c, Some(id.0), None, None, Some(after)).await?;
             Ok(id.0)
         })
@@ -262,10 +267,7 @@ pub async fn update_user(
                 let before = users::get(c, id).await?;
                 let v = users::update(c, id, version, &d, audit.at)
                     .await
-                    .map_err(|e| match e {
-                        store::Error::Duplicate(_) => Error::field("login", "already taken"),
-                        e => e.into(),
-                    })?;
+                    .map_err(taken("login"))?;
                 if let Some(h) = hash {
                     users::set_password(c, id, &h, audit.at).await?;
                 }
@@ -389,10 +391,7 @@ pub async fn create_unit_once(
             }
             let id = org::insert_unit(c, &d, audit.at)
                 .await
-                .map_err(|e| match e {
-                    store::Error::Duplicate(_) => Error::field("code", "already taken"),
-                    e => e.into(),
-                })?;
+                .map_err(taken("code"))?;
             audit.write(c, Some(id.0), None, None, Some(after)).await?;
             Ok(id.0)
         })
@@ -420,10 +419,7 @@ pub async fn update_unit(
                 let before = org::unit(c, id).await?;
                 let v = org::update_unit(c, id, version, &d, audit.at)
                     .await
-                    .map_err(|e| match e {
-                        store::Error::Duplicate(_) => Error::field("code", "already taken"),
-                        e => e.into(),
-                    })?;
+                    .map_err(taken("code"))?;
                 audit
                     .write(
                         c,
@@ -497,10 +493,7 @@ pub async fn create_brand_once(
         Box::pin(async move {
             let id = org::insert_brand(c, &code, &name, tier, audit.at)
                 .await
-                .map_err(|e| match e {
-                    store::Error::Duplicate(_) => Error::field("code", "already taken"),
-                    e => e.into(),
-                })?;
+                .map_err(taken("code"))?;
             audit
                 .write(
                     c,

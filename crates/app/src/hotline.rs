@@ -653,6 +653,7 @@ pub struct ReturnCallView {
 
 impl ReturnCallView {
     fn of(ctx: &Ctx, r: ReturnCall, log: Vec<ReturnAttempt>) -> Self {
+        let callable = r.callable(ctx.now());
         Self {
             id: r.id.0,
             brand_id: r.brand_id.map(|b| b.0),
@@ -664,7 +665,7 @@ impl ReturnCallView {
             reason: r.reason.as_str().into(),
             calls_count: r.calls_count,
             overdue: r.status == ReturnStatus::Open && r.due_at < ctx.now(),
-            callable: r.status == ReturnStatus::Open && r.due_at <= ctx.now(),
+            callable,
             due_at: r.due_at,
             status: r.status.as_str().into(),
             attempts: r.attempts,
@@ -1121,7 +1122,7 @@ pub async fn dial_return_call(app: &App, ctx: &Ctx, id: ReturnCallId) -> Result<
     }
     // An after-hours call is owed from the line's next opening: dialling earlier would ring
     // the customer at night.
-    if r.due_at > ctx.now() {
+    if !r.callable(ctx.now()) {
         return Err(Error::Conflict(format!(
             "this return call is due from {} (the line's opening); it cannot be dialled before",
             r.due_at.rfc3339_in(app.settings.tz)

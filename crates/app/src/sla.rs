@@ -1129,7 +1129,7 @@ pub async fn delete_calendar(app: &App, ctx: &Ctx, id: CalendarId, version: i64)
                     if uses.policies > 0 {
                         what.push(format!("{} SLA policies", uses.policies));
                     }
-                    if uses.clocks > 0 {
+                    if uses.clocks {
                         what.push("SLA clocks".to_string());
                     }
                     if uses.lines > 0 {

@@ -181,6 +181,13 @@ pub struct ReturnCall {
     pub created_at: Timestamp,
 }
 
+impl ReturnCall {
+    /// Open and due at `now`: it may be dialled (an after-hours call only from the opening).
+    pub fn callable(&self, now: Timestamp) -> bool {
+        self.status == ReturnStatus::Open && self.due_at <= now
+    }
+}
+
 /// One attempt to call a customer back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnAttempt {

@@ -360,11 +360,11 @@ pub async fn query_postgres(
         .await?;
     let cap = i64::from(CANDIDATES);
     let mut ids: Vec<i64> = Vec::new();
-    let mut got = 0i64;
+    let got = |ids: &Vec<i64>| i64::try_from(ids.len()).unwrap_or(cap);
     let mut hi = top.unwrap_or(0);
     let mut window = first_window.max(1);
     let mut looked = 0i64;
-    while hi > 0 && got < cap {
+    while hi > 0 && got(&ids) < cap {
         let lo = hi.saturating_sub(window).max(0);
         let mut filter = Filter::new();
         let first = filter.bind(expr.clone());
@@ -373,7 +373,7 @@ pub async fn query_postgres(
         let (low, high) = (filter.bind(lo), filter.bind(hi));
         filter.and_raw(format!("s.id > {low} AND s.id <= {high}"));
         narrow(&mut filter, scope, q);
-        let need = filter.bind(cap - got);
+        let need = filter.bind(cap - got(&ids));
         filter.plan_each_time();
         let found: Vec<(i64,)> = filter
             .fetch_all(
@@ -382,11 +382,10 @@ pub async fn query_postgres(
                 &format!(" ORDER BY s.id DESC LIMIT {need}"),
             )
             .await?;
-        got += i64::try_from(found.len()).unwrap_or(cap);
         ids.extend(found.into_iter().map(|(id,)| id));
         looked += hi - lo;
         hi = lo;
-        window = next_window(window, looked, got, cap);
+        window = next_window(window, looked, got(&ids), cap);
     }
     if ids.is_empty() {
         return Ok(Hits {
@@ -413,7 +412,7 @@ pub async fn query_postgres(
             ),
         )
         .await?;
-    hits(rows, limit, got)
+    hits(rows, limit, got(&ids))
 }
 
 /// The size of the next id window: enough, at the share of ids that matched so far, for the

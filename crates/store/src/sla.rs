@@ -176,55 +176,58 @@ pub async fn update_calendar(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CalendarUses {
     pub policies: i64,
-    pub clocks: i64,
+    /// Whether any clock was counted on it (not how many: that would read every clock).
+    pub clocks: bool,
     pub lines: i64,
 }
 
 impl CalendarUses {
     pub fn any(&self) -> bool {
-        self.policies + self.clocks + self.lines > 0
+        self.policies > 0 || self.clocks || self.lines > 0
     }
 }
 
 pub async fn calendar_uses(c: &mut Conn, id: CalendarId) -> Result<CalendarUses, Error> {
     let (policies, clocks, lines): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM sla_policies WHERE calendar_id = $1),
-                (SELECT COUNT(*) FROM (SELECT 1 FROM sla_clocks WHERE calendar_id = $2 LIMIT 1) x),
-                (SELECT COUNT(*) FROM hotline_lines WHERE calendar_id = $3)",
+                (SELECT COUNT(*) FROM (SELECT 1 FROM sla_clocks WHERE calendar_id = $1 LIMIT 1) x),
+                (SELECT COUNT(*) FROM hotline_lines WHERE calendar_id = $1)",
     )
-    .bind(id.0)
-    .bind(id.0)
     .bind(id.0)
     .fetch_one(&mut *c)
     .await?;
     Ok(CalendarUses {
         policies,
-        clocks,
+        clocks: clocks > 0,
         lines,
     })
 }
 
-/// Deletes a calendar that is not the default (else `NotFound`), with its days, if `version` is
-/// current. The
-/// caller checks [`calendar_uses`] first; the foreign keys refuse a calendar still in use anyway.
+/// Deletes a calendar that is not the default, with its days, if `version` is current (a
+/// default or unknown calendar is `NotFound`). The caller checks [`calendar_uses`] first; the
+/// foreign keys refuse a calendar still in use anyway.
 pub async fn delete_calendar(c: &mut Conn, id: CalendarId, version: i64) -> Result<(), Error> {
-    let (current,): (i64,) =
-        sqlx::query_as("SELECT version FROM business_calendars WHERE id = $1 AND is_default = 0")
-            .bind(id.0)
-            .fetch_optional(&mut *c)
-            .await?
-            .ok_or(Error::NotFound)?;
-    if current != version {
-        return Err(Error::VersionConflict);
-    }
+    // The days first (they refer to the calendar); a refusal below rolls them back with the
+    // caller's transaction.
     sqlx::query("DELETE FROM calendar_days WHERE calendar_id = $1")
         .bind(id.0)
         .execute(&mut *c)
         .await?;
-    sqlx::query("DELETE FROM business_calendars WHERE id = $1")
-        .bind(id.0)
-        .execute(&mut *c)
-        .await?;
+    let done = sqlx::query(
+        "DELETE FROM business_calendars WHERE id = $1 AND version = $2 AND is_default = 0",
+    )
+    .bind(id.0)
+    .bind(version)
+    .execute(&mut *c)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(stale_or_missing(
+            c,
+            "SELECT version FROM business_calendars WHERE id = $1 AND is_default = 0",
+            id.0,
+        )
+        .await);
+    }
     Ok(())
 }
 

@@ -924,28 +924,35 @@ async fn click_to_dial(State(fake): State<Arc<FakeVoice>>, RawQuery(q): RawQuery
     )
 }
 
+/// A desk whose click-to-call goes to a fake 阿里云语音 server started here, with
+/// `KEFU_HOTLINE_LANDLINE` bound; the fake keeps the requests it was sent.
+async fn with_voice_provider(db: Db) -> (Arc<FakeVoice>, Hot) {
+    let fake = Arc::new(FakeVoice::default());
+    let provider = serve(
+        axum::Router::new()
+            .route("/", axum::routing::get(click_to_dial))
+            .with_state(fake.clone()),
+    )
+    .await;
+    let h = hot_with(
+        db,
+        Settings {
+            hotline_landline: Some(domain::Phone::parse(LANDLINE).unwrap()),
+            voice_aliyun: Some(
+                AliyunVoiceConfig::new("voice-key", Secret::new("voice-secret"))
+                    .endpoint(format!("http://{provider}/")),
+            ),
+            ..settings()
+        },
+    )
+    .await;
+    (fake, h)
+}
+
 #[tokio::test]
 async fn click_to_call_shows_the_bound_landline_never_the_400_number() {
     each_backend(|db, which| async move {
-        let fake = Arc::new(FakeVoice::default());
-        let provider = serve(
-            axum::Router::new()
-                .route("/", axum::routing::get(click_to_dial))
-                .with_state(fake.clone()),
-        )
-        .await;
-        let h = hot_with(
-            db,
-            Settings {
-                hotline_landline: Some(domain::Phone::parse(LANDLINE).unwrap()),
-                voice_aliyun: Some(
-                    AliyunVoiceConfig::new("voice-key", Secret::new("voice-secret"))
-                        .endpoint(format!("http://{provider}/")),
-                ),
-                ..settings()
-            },
-        )
-        .await;
+        let (fake, h) = with_voice_provider(db).await;
         h.agent("zhao", "8003", "13522223333").await;
         let agent = h.agent_token("zhao").await;
         let (_, r) = h
@@ -1058,25 +1065,7 @@ async fn click_to_call_refuses_without_a_landline() {
 #[tokio::test]
 async fn a_line_with_its_own_calendar_and_landline_calls_back_on_its_hours_showing_its_landline() {
     each_backend(|db, which| async move {
-        let fake = Arc::new(FakeVoice::default());
-        let provider = serve(
-            axum::Router::new()
-                .route("/", axum::routing::get(click_to_dial))
-                .with_state(fake.clone()),
-        )
-        .await;
-        let h = hot_with(
-            db,
-            Settings {
-                hotline_landline: Some(domain::Phone::parse(LANDLINE).unwrap()),
-                voice_aliyun: Some(
-                    AliyunVoiceConfig::new("voice-key", Secret::new("voice-secret"))
-                        .endpoint(format!("http://{provider}/")),
-                ),
-                ..settings()
-            },
-        )
-        .await;
+        let (fake, h) = with_voice_provider(db).await;
         // The seeded office-hours calendar: weekdays 09:00–18:00, closed at weekends, while the
         // desk's default is 08:00–21:00 every day.
         let calendars = h.get("/calendars").await;
