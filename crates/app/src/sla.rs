@@ -285,6 +285,36 @@ pub async fn start(
     plans: &[ClockPlan],
     now: Timestamp,
 ) -> Result<Vec<SlaClock>> {
+    let new = new_clocks(subject, brand_id, customer_id, plans, now)?;
+    let started = db::insert_clocks(c, &new).await?;
+    schedule_new(c, &started, now).await?;
+    Ok(started)
+}
+
+/// [`start`] for a subject created in the same write (a new ticket), which has no clocks yet:
+/// on the SQLite writer the clocks are written with the write's deferred statements
+/// (`db::insert_new_clocks`), so a ticket create waits for no round trip here.
+pub async fn start_new(
+    c: &mut Conn,
+    subject: Subject,
+    brand_id: Option<BrandId>,
+    customer_id: Option<CustomerId>,
+    plans: &[ClockPlan],
+    now: Timestamp,
+) -> Result<Vec<SlaClock>> {
+    let new = new_clocks(subject, brand_id, customer_id, plans, now)?;
+    let started = db::insert_new_clocks(c, &new).await?;
+    schedule_new(c, &started, now).await?;
+    Ok(started)
+}
+
+fn new_clocks(
+    subject: Subject,
+    brand_id: Option<BrandId>,
+    customer_id: Option<CustomerId>,
+    plans: &[ClockPlan],
+    now: Timestamp,
+) -> Result<Vec<NewClock>> {
     let mut new = Vec::with_capacity(plans.len());
     for p in plans {
         let due = p.calendar.add_business(now, p.target_ms).map_err(no_time)?;
@@ -303,17 +333,19 @@ pub async fn start(
             warn_at: Some(warn),
         });
     }
-    // One statement for the clocks; their jobs go at the end of the write with the other
-    // deferred statements: this runs inside every ticket create, where each statement is a
-    // round trip to the writer's connection.
-    let started = db::insert_clocks(c, &new).await?;
+    Ok(new)
+}
+
+/// The warning and breach jobs of clocks just started, at the end of the write with the other
+/// deferred statements (this runs inside every ticket create).
+async fn schedule_new(c: &mut Conn, started: &[SlaClock], now: Timestamp) -> Result<()> {
     let jobs: Vec<NewJob> = started
         .iter()
         .flat_map(wanted_jobs)
         .map(|(_, job)| job)
         .collect();
     jobs::enqueue_deferred(c, &jobs, now).await?;
-    Ok(started)
+    Ok(())
 }
 
 /// Pauses every running clock of `subject` at `now` (the ticket waits on the customer): no

@@ -1138,7 +1138,14 @@ async fn open_follow_up(
         updated_at: now,
         closed_at: None,
     };
-    let id = crate::tickets::insert_new(c, &mut ticket, None, facts.tz).await?;
+    let id = crate::tickets::insert_new(
+        c,
+        &mut ticket,
+        None,
+        facts.tz,
+        store::tickets::RowWrite::Now,
+    )
+    .await?;
     ticket_event(
         c,
         &ticket,

@@ -512,18 +512,27 @@ async fn department(c: &mut Conn, field: &str, id: i64) -> Result<OrgUnitId> {
 }
 
 /// Stores a new ticket (`t.number` and `t.state.id` are ignored) with the next number of the
-/// day `t.created_at` falls on in `tz`: `KF20261001-000123`. Sets both on `t`.
+/// day `t.created_at` falls on in `tz`: `KF20261001-000123`. Sets both on `t`. `when`: see
+/// [`tickets::RowWrite`].
 pub(crate) async fn insert_new(
     c: &mut Conn,
     t: &mut Ticket,
     access_key_hash: Option<&str>,
     tz: chrono_tz::Tz,
+    when: tickets::RowWrite,
 ) -> Result<TicketId> {
     let day = t.created_at.date_in(tz);
     let prefix = format!("KF{}-", day.to_string().replace('-', ""));
-    let (id, number) =
-        tickets::insert_numbered(c, t, access_key_hash, "ticket", &day.to_string(), &prefix)
-            .await?;
+    let (id, number) = tickets::insert_numbered(
+        c,
+        t,
+        access_key_hash,
+        "ticket",
+        &day.to_string(),
+        &prefix,
+        when,
+    )
+    .await?;
     t.state.id = id;
     t.number = number;
     Ok(id)
@@ -574,8 +583,9 @@ async fn on_timeline(
     body: &str,
 ) -> Result<()> {
     if let Some(customer) = t.customer_id.or(t.requester_id) {
-        timeline::append_about(
-            c,
+        let mut batch = store::sql::Batch::new();
+        timeline::append_about_into(
+            &mut batch,
             &NewEntry {
                 customer_id: customer,
                 device_id: t.device_id,
@@ -587,8 +597,9 @@ async fn on_timeline(
                 body,
             },
             Some(t.id()),
-        )
-        .await?;
+        );
+        // Nothing in the write reads the entry back: it goes with the write's end.
+        batch.defer(c).await?;
     }
     Ok(())
 }
@@ -1053,6 +1064,13 @@ pub(crate) async fn create_keyed(
         }
         _ => false,
     };
+    // Who follows new tickets (D7 subscriptions), read here for the same reason.
+    let following = app
+        .db
+        .read(|c| {
+            Box::pin(async move { store::notify::following(c, Event::Received.as_str()).await })
+        })
+        .await?;
 
     // Attaching to an open ticket is an answer of its own: the id is that ticket's.
     let attached = std::sync::Arc::new(std::sync::Mutex::new(None::<(i64, String)>));
@@ -1127,8 +1145,10 @@ pub(crate) async fn create_keyed(
             t.device_id = r.device;
             t.created_at = now;
             t.updated_at = now;
-            let id = insert_new(c, &mut t, Some(&key_hash), tz).await?;
-            crate::sla::start(
+            // Everything below that refers to the ticket is deferred too (clocks, jobs,
+            // history, timeline, search document, audit): the row goes with them.
+            let id = insert_new(c, &mut t, Some(&key_hash), tz, tickets::RowWrite::AtEnd).await?;
+            crate::sla::start_new(
                 c,
                 domain::sla::Subject::ticket(id),
                 t.brand_id,
@@ -1180,8 +1200,16 @@ pub(crate) async fn create_keyed(
                 now,
             )
             .await?;
-            crate::notify::subscriptions::publish(c, tz, Event::Received, &t, json!({}), now)
-                .await?;
+            crate::notify::subscriptions::publish_among(
+                c,
+                &following,
+                tz,
+                Event::Received,
+                &t,
+                json!({}),
+                now,
+            )
+            .await?;
             audit.write_into(
                 &mut batch,
                 Some(id.0),

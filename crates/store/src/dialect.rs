@@ -115,15 +115,80 @@ tokio::task_local! {
     /// Inside the SQLite writer task: the statements the running write deferred to its end
     /// ([`crate::sql::Batch::defer`]).
     static SQLITE_DEFERRED: RefCell<crate::sql::Batch>;
+    /// Inside the SQLite writer task: the last id handed out per table ([`sqlite_next_id`]).
+    static SQLITE_IDS: RefCell<std::collections::HashMap<String, i64>>;
 }
 
-/// Runs the SQLite writer task with room for the mark `notify_jobs` leaves and for the
-/// statements a write defers.
+/// Runs the SQLite writer task with room for the mark `notify_jobs` leaves, for the
+/// statements a write defers and for the ids it hands out.
 pub(crate) fn sqlite_writer_scope<F: Future>(f: F) -> impl Future<Output = F::Output> {
     SQLITE_ENQUEUED.scope(
         Cell::new(false),
-        SQLITE_DEFERRED.scope(RefCell::new(crate::sql::Batch::new()), f),
+        SQLITE_DEFERRED.scope(
+            RefCell::new(crate::sql::Batch::new()),
+            SQLITE_IDS.scope(RefCell::new(std::collections::HashMap::new()), f),
+        ),
     )
+}
+
+/// Inside the SQLite writer: the next id of `table` (a literal of this crate whose key is
+/// `id INTEGER PRIMARY KEY`), so that its row can be written later in the write, with the
+/// statements it defers, instead of in a round trip of its own. The writer holds the database's
+/// lock and is the only connection that writes, so the largest id, read once, then counted up
+/// here, is the next free one — provided every INSERT into `table` takes its id from here.
+/// An id whose write rolls back is not handed out again (a gap, as a PostgreSQL sequence
+/// leaves). `None` outside the writer (PostgreSQL, where sequences hand out ids).
+pub(crate) async fn sqlite_next_id(
+    c: &mut Conn,
+    table: &'static str,
+) -> Result<Option<i64>, Error> {
+    // `table` is a literal of this crate.
+    let read = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+    sqlite_count_up(c, table.to_string(), read, Vec::new()).await
+}
+
+/// Inside the SQLite writer: the next value of the day's counter of a numbering `series`
+/// (`number_counters`), counted here like [`sqlite_next_id`]; the caller stores it back with
+/// its write. `None` outside the writer.
+pub(crate) async fn sqlite_next_count(
+    c: &mut Conn,
+    series: &str,
+    day: &str,
+) -> Result<Option<i64>, Error> {
+    sqlite_count_up(
+        c,
+        format!("number_counters/{series}/{day}"),
+        "SELECT COALESCE(MAX(last), 0) FROM number_counters WHERE series = $1 AND day = $2"
+            .to_string(),
+        vec![series.to_string(), day.to_string()],
+    )
+    .await
+}
+
+/// The writer's counter `key` plus one; the first time, the counter starts from what `read`
+/// (bound to `binds`) finds in the database.
+async fn sqlite_count_up(
+    c: &mut Conn,
+    key: String,
+    read: String,
+    binds: Vec<String>,
+) -> Result<Option<i64>, Error> {
+    let Ok(known) = SQLITE_IDS.try_with(|ids| ids.borrow().get(&key).copied()) else {
+        return Ok(None);
+    };
+    let last = if let Some(last) = known {
+        last
+    } else {
+        // `read` is built from this crate's literals only.
+        let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(read));
+        for b in binds {
+            q = q.bind(b);
+        }
+        q.fetch_one(&mut *c).await?.0
+    };
+    let next = last + 1;
+    SQLITE_IDS.with(|ids| ids.borrow_mut().insert(key, next));
+    Ok(Some(next))
 }
 
 /// Inside the SQLite writer: appends `batch` to what the running write defers and returns

@@ -109,6 +109,16 @@ pub struct Subscription {
     pub updated_at: Timestamp,
 }
 
+impl Subscription {
+    /// Whether it covers a ticket of `brand` and `dealer`: a platform-wide subscription (no
+    /// brand) covers every brand, a brand's covers only its own; one that names a dealer covers
+    /// only that dealer's tickets.
+    pub fn covers(&self, brand: Option<BrandId>, dealer: Option<CustomerId>) -> bool {
+        self.brand_id.is_none_or(|b| Some(b) == brand)
+            && self.dealer_id.is_none_or(|d| Some(d) == dealer)
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct SubscriptionRow {
     id: i64,
@@ -264,34 +274,12 @@ pub async fn list_subscriptions(c: &mut Conn, scope: &Scope) -> Result<Vec<Subsc
     rows.into_iter().map(Subscription::try_from).collect()
 }
 
-/// Active subscriptions that follow `event` on a ticket of `brand` (and of `dealer`):
-/// platform-wide ones and the brand's own, without a dealer filter or with this dealer.
-pub async fn matching(
-    c: &mut Conn,
-    event: &str,
-    brand: Option<BrandId>,
-    dealer: Option<CustomerId>,
-) -> Result<Vec<Subscription>, Error> {
+/// The active subscriptions that follow `event`, on any brand and dealer: a write that
+/// publishes reads them before it starts (on a read connection) and picks those that cover its
+/// ticket with [`Subscription::covers`].
+pub async fn following(c: &mut Conn, event: &str) -> Result<Vec<Subscription>, Error> {
     let mut f = Filter::new();
     f.and_raw("s.active = 1".to_string());
-    match brand {
-        Some(b) => {
-            let p = f.bind(b.0);
-            f.and_raw(format!("(s.brand_id IS NULL OR s.brand_id = {p})"));
-        }
-        None => {
-            f.and_raw("s.brand_id IS NULL".to_string());
-        }
-    }
-    match dealer {
-        Some(d) => {
-            let p = f.bind(d.0);
-            f.and_raw(format!("(s.dealer_id IS NULL OR s.dealer_id = {p})"));
-        }
-        None => {
-            f.and_raw("s.dealer_id IS NULL".to_string());
-        }
-    }
     let rows: Vec<SubscriptionRow> = f
         .fetch_all(c, SELECT_SUBSCRIPTIONS, " ORDER BY s.id")
         .await?;
@@ -302,6 +290,18 @@ pub async fn matching(
             out.push(s);
         }
     }
+    Ok(out)
+}
+
+/// The active subscriptions that follow `event` on a ticket of `brand` and `dealer`.
+pub async fn matching(
+    c: &mut Conn,
+    event: &str,
+    brand: Option<BrandId>,
+    dealer: Option<CustomerId>,
+) -> Result<Vec<Subscription>, Error> {
+    let mut out = following(c, event).await?;
+    out.retain(|s| s.covers(brand, dealer));
     Ok(out)
 }
 

@@ -642,26 +642,105 @@ pub struct NewClock {
     pub warn_at: Option<Timestamp>,
 }
 
+/// Starts the clocks of a subject created in the same write, which therefore has none yet.
+/// In the SQLite writer the clocks take their ids from the writer
+/// ([`crate::dialect::sqlite_next_id`]) and are written at the end of the write with its other
+/// deferred statements ([`crate::sql::Batch::defer`]): a ticket create starts two clocks, and
+/// each round trip less on the one writer is a faster create. A clock that exists after all
+/// fails the write. Elsewhere the same as [`insert_clocks`].
+pub async fn insert_new_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaClock>, Error> {
+    let Some(ids) = writer_clock_ids(c, ks.len()).await? else {
+        return insert_clocks(c, ks).await;
+    };
+    let mut batch = crate::sql::Batch::new();
+    let mut out = Vec::with_capacity(ks.len());
+    for (k, id) in ks.iter().zip(ids) {
+        batch.push(
+            "INSERT INTO sla_clocks (id, subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '[]', 1, $9, $9)",
+            vec![
+                id.into(),
+                k.subject.kind.as_str().into(),
+                k.subject.id.into(),
+                k.brand_id.map(|b| b.0).into(),
+                k.customer_id.map(|b| b.0).into(),
+                k.metric.as_str().into(),
+                k.policy_id.map(|p| p.0).into(),
+                k.calendar_id.0.into(),
+                k.started_at.0.into(),
+                k.target_ms.into(),
+                k.warn_ms.into(),
+                k.due_at.map(|t| t.0).into(),
+                k.warn_at.map(|t| t.0).into(),
+            ],
+        );
+        out.push(SlaClock {
+            id: SlaClockId(id),
+            subject: k.subject,
+            brand_id: k.brand_id,
+            customer_id: k.customer_id,
+            metric: k.metric,
+            policy_id: k.policy_id,
+            calendar_id: k.calendar_id,
+            started_at: k.started_at,
+            target_ms: k.target_ms,
+            warn_ms: k.warn_ms,
+            due_at: k.due_at,
+            warn_at: k.warn_at,
+            paused_at: None,
+            pauses: Vec::new(),
+            stopped_at: None,
+            outcome: None,
+            warned_at: None,
+            breached_at: None,
+            escalated_at: None,
+            version: 1,
+            created_at: k.started_at,
+            updated_at: k.started_at,
+        });
+    }
+    batch.defer(c).await?;
+    Ok(out)
+}
+
+/// In the SQLite writer, `n` clock ids handed out by the writer (every clock written there
+/// takes its id from it, see [`crate::dialect::sqlite_next_id`]); `None` elsewhere.
+async fn writer_clock_ids(c: &mut Conn, n: usize) -> Result<Option<Vec<i64>>, Error> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        match crate::dialect::sqlite_next_id(c, "sla_clocks").await? {
+            Some(id) => ids.push(id),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(ids))
+}
+
 /// Starts the clocks of `ks` in one statement, each unless its subject already has a clock for
 /// its metric; returns the new rows in the order of `ks` (those not started are left out).
 pub async fn insert_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaClock>, Error> {
-    const COLUMNS: usize = 12;
     if ks.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = String::from(
-        "INSERT INTO sla_clocks (subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES ",
-    );
+    // In the SQLite writer the ids come from the writer, like those of `insert_new_clocks`; an
+    // id not used because the clock existed is a gap.
+    let ids = writer_clock_ids(c, ks.len()).await?;
+    let columns = if ids.is_some() { 13 } else { 12 };
+    let mut sql = String::from(if ids.is_some() {
+        "INSERT INTO sla_clocks (id, subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES "
+    } else {
+        "INSERT INTO sla_clocks (subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES "
+    });
     for i in 0..ks.len() {
-        let b = i * COLUMNS;
+        let b = i * columns;
         if i > 0 {
             sql.push_str(", ");
         }
         sql.push('(');
-        for col in 1..=COLUMNS {
+        for col in 1..=columns {
             let _ = write!(sql, "${}, ", b + col);
         }
-        let _ = write!(sql, "'[]', 1, ${0}, ${0})", b + 8);
+        // created_at and updated_at are started_at.
+        let _ = write!(sql, "'[]', 1, ${0}, ${0})", b + columns - 4);
     }
     sql.push_str(
         " ON CONFLICT (subject_kind, subject_id, metric) DO NOTHING
@@ -669,7 +748,10 @@ pub async fn insert_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaClock
     );
     // Built from this function's literals and placeholders only.
     let mut q = sqlx::query_as::<_, ClockRow>(AssertSqlSafe(sql));
-    for k in ks {
+    for (i, k) in ks.iter().enumerate() {
+        if let Some(ids) = &ids {
+            q = q.bind(ids[i]);
+        }
         q = q
             .bind(k.subject.kind.as_str())
             .bind(k.subject.id)

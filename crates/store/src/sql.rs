@@ -180,6 +180,29 @@ impl Batch {
         Self::default()
     }
 
+    /// A batch of one statement.
+    pub fn one(sql: &'static str, values: Vec<Value>) -> Self {
+        Self {
+            parts: vec![(sql, values)],
+        }
+    }
+
+    /// Runs a batch of one statement and maps its first row.
+    pub async fn fetch_one<R>(self, c: &mut Conn) -> Result<R, Error>
+    where
+        R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        let [(sql, values)]: [(&'static str, Vec<Value>); 1] = self
+            .parts
+            .try_into()
+            .map_err(|_| Error::Corrupt("fetch_one takes a batch of one statement".into()))?;
+        let mut args = AnyArguments::default();
+        Self::bind_all(&mut args, values);
+        Ok(sqlx::query_as_with::<Any, R, AnyArguments>(sql, args)
+            .fetch_one(&mut *c)
+            .await?)
+    }
+
     /// Adds a statement with its own `$1…$n` placeholders, one value each.
     pub fn push(&mut self, sql: &'static str, values: Vec<Value>) {
         self.parts.push((sql, values));

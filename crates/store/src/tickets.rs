@@ -14,7 +14,7 @@ use domain::{
 use sqlx::FromRow;
 
 use crate::error::corrupt;
-use crate::sql::Filter;
+use crate::sql::{Batch, Filter, Value};
 use crate::{Conn, Error, Page};
 
 // ---------------------------------------------------------------- numbers
@@ -201,22 +201,63 @@ fn json_or_null<T: serde::Serialize>(v: &[T]) -> Option<String> {
     }
 }
 
-/// The ticket INSERT with its number given as `$1` (an expression on SQLite, see
-/// [`insert_numbered`]).
-macro_rules! insert_ticket {
-    ($number:literal) => {
-        concat!(
-            "INSERT INTO tickets (number, brand_id, kind, channel, priority, status, subject, description, customer_id, requester_id, dealer_id, device_id, contact_name, contact_phone, contact_email, owner_user_id, owner_queue_id, tracker_user_id, complaint_category, source_call_id, access_key_hash, created_by, version, created_at, updated_at) VALUES (",
-            $number,
-            ", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23) RETURNING id, number"
-        )
-    };
+/// When [`insert_numbered`] writes the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowWrite {
+    /// Now: later statements of the write may read the ticket or refer to it.
+    Now,
+    /// In the SQLite writer, with the write's deferred statements ([`crate::sql::Batch::defer`]):
+    /// for a write whose later statements refer to the ticket only through deferred statements
+    /// (a ticket create: clocks, jobs, history, timeline, search document, audit). Elsewhere
+    /// the same as `Now`.
+    AtEnd,
+}
+
+const INSERT_TICKET_WITH_ID: &str = "INSERT INTO tickets (id, number, brand_id, kind, channel, priority, status, subject, description, customer_id, requester_id, dealer_id, device_id, contact_name, contact_phone, contact_email, owner_user_id, owner_queue_id, tracker_user_id, complaint_category, source_call_id, access_key_hash, created_by, version, created_at, updated_at) VALUES ($24, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23)";
+
+const INSERT_TICKET: &str = "INSERT INTO tickets (number, brand_id, kind, channel, priority, status, subject, description, customer_id, requester_id, dealer_id, device_id, contact_name, contact_phone, contact_email, owner_user_id, owner_queue_id, tracker_user_id, complaint_category, source_call_id, access_key_hash, created_by, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23) RETURNING id";
+
+/// The values of the ticket INSERTs above, `$1` (the number) to `$23`.
+fn ticket_values(t: &Ticket, number: String, access_key_hash: Option<&str>) -> Vec<Value> {
+    let s = &t.state;
+    vec![
+        number.into(),
+        t.brand_id.map(|x| x.0).into(),
+        s.kind.as_str().into(),
+        t.channel.as_str().into(),
+        s.priority.as_str().into(),
+        s.status.as_str().into(),
+        t.subject.as_str().into(),
+        t.description.as_str().into(),
+        t.customer_id.map(|x| x.0).into(),
+        t.requester_id.map(|x| x.0).into(),
+        t.dealer_id.map(|x| x.0).into(),
+        t.device_id.map(|x| x.0).into(),
+        t.contact_name.as_deref().into(),
+        t.contact_phone.as_deref().into(),
+        t.contact_email.as_deref().into(),
+        s.owner.user().map(|x| x.0).into(),
+        s.owner.queue().map(|x| x.0).into(),
+        s.tracker.map(|x| x.0).into(),
+        t.complaint_category
+            .map(domain::ticket::ComplaintCategory::as_str)
+            .into(),
+        t.source_call_id.into(),
+        access_key_hash.into(),
+        t.created_by.map(|x| x.0).into(),
+        t.created_at.0.into(),
+    ]
 }
 
 /// Inserts `t` (its `number` is ignored) numbered by the series' counter for `day`: the
-/// number is `prefix` and the day's next value, six digits at least. On SQLite the counter and
-/// the row go in one round trip to the connection (this runs in every ticket create, on the
-/// one writer); PostgreSQL takes two statements. Returns the id and the number given.
+/// number is `prefix` and the day's next value, six digits at least. Returns the id and the
+/// number given.
+///
+/// In the SQLite writer, the id and the day's value are counted by the writer
+/// ([`crate::dialect::sqlite_next_id`]), the counter is stored back with the write's deferred
+/// statements, and the row too when `when` is [`RowWrite::AtEnd`]: a ticket create then makes no
+/// round trip of its own to the one writer's connection before its end. Elsewhere (PostgreSQL)
+/// the counter and the row are two statements.
 pub async fn insert_numbered(
     c: &mut Conn,
     t: &Ticket,
@@ -224,62 +265,35 @@ pub async fn insert_numbered(
     series: &str,
     day: &str,
     prefix: &str,
+    when: RowWrite,
 ) -> Result<(TicketId, String), Error> {
-    let sqlite = c.backend_name() != "PostgreSQL";
-    let number = if sqlite {
-        prefix.to_string()
-    } else {
-        format!("{prefix}{:06}", next_number(c, series, day).await?)
-    };
-    let sql = if sqlite {
-        concat!(
-            "INSERT INTO number_counters (series, day, last) VALUES ($24, $25, 1) ON CONFLICT (series, day) DO UPDATE SET last = number_counters.last + 1;\n",
-            insert_ticket!(
-                "$1 || printf('%06d', (SELECT last FROM number_counters WHERE series = $24 AND day = $25))"
-            )
-        )
-    } else {
-        insert_ticket!("$1")
-    };
-    let s = &t.state;
-    let mut q = sqlx::query_as::<_, (i64, String)>(sql)
-        .bind(number)
-        .bind(t.brand_id.map(|x| x.0))
-        .bind(s.kind.as_str())
-        .bind(t.channel.as_str())
-        .bind(s.priority.as_str())
-        .bind(s.status.as_str())
-        .bind(&t.subject)
-        .bind(&t.description)
-        .bind(t.customer_id.map(|x| x.0))
-        .bind(t.requester_id.map(|x| x.0))
-        .bind(t.dealer_id.map(|x| x.0))
-        .bind(t.device_id.map(|x| x.0))
-        .bind(&t.contact_name)
-        .bind(&t.contact_phone)
-        .bind(&t.contact_email)
-        .bind(s.owner.user().map(|x| x.0))
-        .bind(s.owner.queue().map(|x| x.0))
-        .bind(s.tracker.map(|x| x.0))
-        .bind(
-            t.complaint_category
-                .map(domain::ticket::ComplaintCategory::as_str),
-        )
-        .bind(t.source_call_id)
-        .bind(access_key_hash)
-        .bind(t.created_by.map(|x| x.0))
-        .bind(t.created_at.0);
-    if sqlite {
-        q = q.bind(series).bind(day);
+    if let Some(n) = crate::dialect::sqlite_next_count(c, series, day).await? {
+        let id = crate::dialect::sqlite_next_id(c, "tickets")
+            .await?
+            .ok_or(Error::WriterGone)?;
+        let number = format!("{prefix}{n:06}");
+        let mut values = ticket_values(t, number.clone(), access_key_hash);
+        values.push(id.into());
+        let mut batch = Batch::new();
+        batch.push(
+            "INSERT INTO number_counters (series, day, last) VALUES ($1, $2, $3) ON CONFLICT (series, day) DO UPDATE SET last = MAX(number_counters.last, excluded.last)",
+            vec![series.into(), day.into(), n.into()],
+        );
+        if when == RowWrite::AtEnd {
+            batch.push(INSERT_TICKET_WITH_ID, values);
+        } else {
+            Batch::one(INSERT_TICKET_WITH_ID, values).run(c).await?;
+        }
+        batch.defer(c).await?;
+        return Ok((TicketId(id), number));
     }
-    // `fetch_all`: on SQLite, sqlx's single-row fetch stops after the first statement of a
-    // multi-statement query (the counter's, which returns no row).
-    let (id, number) = q
-        .fetch_all(&mut *c)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(Error::NotFound)?;
+    let number = format!("{prefix}{:06}", next_number(c, series, day).await?);
+    let (id,): (i64,) = Batch::one(
+        INSERT_TICKET,
+        ticket_values(t, number.clone(), access_key_hash),
+    )
+    .fetch_one(c)
+    .await?;
     Ok((TicketId(id), number))
 }
 

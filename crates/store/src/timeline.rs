@@ -8,7 +8,7 @@ use domain::{
 use sqlx::FromRow;
 
 use crate::error::corrupt;
-use crate::sql::Filter;
+use crate::sql::{Batch, Filter};
 use crate::{Conn, Error};
 
 #[derive(Debug, Clone)]
@@ -48,6 +48,24 @@ pub async fn append_about(
     .fetch_one(&mut *c)
     .await?;
     Ok(TimelineId(id))
+}
+
+/// [`append_about`] as a statement of `batch`, for a write that does not need the entry's id.
+pub fn append_about_into(batch: &mut Batch, e: &NewEntry<'_>, ticket: Option<TicketId>) {
+    batch.push(
+        "INSERT INTO timeline_entries (customer_id, device_id, brand_id, at, kind, category_id, author_id, body, ticket_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        vec![
+            e.customer_id.0.into(),
+            e.device_id.map(|x| x.0).into(),
+            e.brand_id.map(|x| x.0).into(),
+            e.at.0.into(),
+            e.kind.as_str().into(),
+            e.category_id.map(|x| x.0).into(),
+            e.author_id.map(|x| x.0).into(),
+            e.body.into(),
+            ticket.map(|t| t.0).into(),
+        ],
+    );
 }
 
 #[derive(FromRow)]

@@ -166,6 +166,26 @@ pub async fn publish(
     at: Timestamp,
 ) -> Result<usize, store::Error> {
     let subs = db::matching(c, event.as_str(), t.brand_id, t.dealer_id).await?;
+    publish_among(c, &subs, tz, event, t, extra, at).await
+}
+
+/// [`publish`] to those of `following` (read before the write with `db::following`) that cover
+/// the ticket: a ticket create, which runs on the one writer, reads them there rather than in
+/// its write. A subscription saved between that read and the write is not told of this ticket,
+/// as if the ticket had come a moment earlier.
+pub async fn publish_among(
+    c: &mut Conn,
+    following: &[db::Subscription],
+    tz: Tz,
+    event: Event,
+    t: &Ticket,
+    extra: Value,
+    at: Timestamp,
+) -> Result<usize, store::Error> {
+    let subs: Vec<&db::Subscription> = following
+        .iter()
+        .filter(|s| s.covers(t.brand_id, t.dealer_id))
+        .collect();
     if subs.is_empty() {
         return Ok(0);
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use app::ledger::{self, CustomerInput, NoteInput};
+use app::tickets;
 use app::{Ctx, IdemKey};
 use testkit::each_backend;
 
@@ -210,6 +211,92 @@ async fn a_retried_note_is_added_once() {
             1,
             "{which:?}"
         );
+    })
+    .await;
+}
+
+/// Ticket ids and day numbers are never handed out twice. On SQLite the writer counts them and
+/// a create writes its row at the end of its write; a retried create whose key is already
+/// stored rolls back after taking an id and a number, which leaves a gap, never a duplicate.
+/// Sent concurrently: twelve keys, each twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ticket_creates_and_their_retries_never_share_an_id_or_a_number() {
+    each_backend(|db, which| async move {
+        let w = World::new(db, which);
+        app::admin::create_unit(
+            &w.app,
+            &w.sys,
+            app::admin::UnitInput {
+                parent_id: None,
+                kind: "department".into(),
+                function: Some("service".into()),
+                code: "SVC".into(),
+                name: "客服中心".into(),
+                city_code: None,
+                active: true,
+            },
+        )
+        .await
+        .unwrap();
+        let agent = w.user("agent.tickets", &["agent"]).await;
+        let input = |i: usize| tickets::TicketInput {
+            kind: "consultation".into(),
+            subject: format!("咨询 {i}"),
+            phone: Some(format!("1390000{i:04}")),
+            ..tickets::TicketInput::default()
+        };
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let (app, input) = (w.app.clone(), input(i % 12));
+            let ctx = agent.clone().with_idem(Some(key(
+                &agent,
+                "POST /api/v1/tickets",
+                &format!("t-{}", i % 12),
+                &format!("h-{}", i % 12),
+            )));
+            tasks.push(tokio::spawn(async move {
+                (i % 12, tickets::create(&app, &ctx, input).await)
+            }));
+        }
+        let mut first: Vec<Option<(i64, String)>> = vec![None; 12];
+        let mut replays = 0;
+        for t in tasks {
+            let (k, made) = t.await.unwrap();
+            let made = made.unwrap_or_else(|e| panic!("{which:?}: create {k}: {e}"));
+            replays += usize::from(made.replayed);
+            match &first[k] {
+                None => first[k] = Some((made.id, made.number)),
+                Some((id, number)) => {
+                    assert_eq!((made.id, &made.number), (*id, number), "{which:?}: key {k}");
+                }
+            }
+        }
+        assert_eq!(replays, 12, "{which:?}: one of each pair is the replay");
+        let made: Vec<(i64, String)> = first.into_iter().flatten().collect();
+        let ids: BTreeSet<i64> = made.iter().map(|(id, _)| *id).collect();
+        let numbers: BTreeSet<&String> = made.iter().map(|(_, n)| n).collect();
+        assert_eq!((ids.len(), numbers.len()), (12, 12), "{which:?}: {made:?}");
+
+        // A create after them numbers on from the highest number given.
+        let last = tickets::create(&w.app, &agent, input(99)).await.unwrap();
+        assert!(!ids.contains(&last.id), "{which:?}");
+        assert!(
+            numbers.iter().all(|n| **n < last.number),
+            "{which:?}: {} after {numbers:?}",
+            last.number
+        );
+        // Each stored ticket is one of those answered, with the number it was answered with.
+        let listed = tickets::list(&w.app, &w.sys, tickets::TicketListInput::default())
+            .await
+            .unwrap();
+        let stored: BTreeSet<(i64, String)> = listed
+            .items
+            .iter()
+            .map(|t| (t.id, t.number.clone()))
+            .collect();
+        let mut answered: BTreeSet<(i64, String)> = made.into_iter().collect();
+        answered.insert((last.id, last.number));
+        assert_eq!(stored, answered, "{which:?}");
     })
     .await;
 }
