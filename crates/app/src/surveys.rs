@@ -329,6 +329,41 @@ pub struct AnswerOutcome {
     pub poor: bool,
     pub follow_up_ticket_id: Option<i64>,
     pub follow_up_number: Option<String>,
+    /// A retry of the answer recorded earlier (the same answers): nothing was recorded again.
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+impl AnswerOutcome {
+    /// What an answered invitation's response made: a retry that sends the same answers gets
+    /// it again (one answer per invitation, and a retried request never duplicates); other
+    /// answers are refused.
+    fn replay(
+        r: &InvitationRecord,
+        template: &Template,
+        raw: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<Self> {
+        let Some(recorded) = &r.response else {
+            return Err(Error::Conflict(ALREADY_ANSWERED.into()));
+        };
+        let same = template
+            .parse_answers(raw)
+            .ok()
+            .and_then(|a| {
+                serde_json::from_value::<BTreeMap<String, serde_json::Value>>(a.to_json()).ok()
+            })
+            .is_some_and(|a| a == recorded.answers);
+        if !same {
+            return Err(Error::Conflict(ALREADY_ANSWERED.into()));
+        }
+        Ok(Self {
+            invitation_id: r.id.0,
+            poor: recorded.poor,
+            follow_up_ticket_id: recorded.follow_up_ticket_id.map(|t| t.0),
+            follow_up_number: recorded.follow_up_number.clone(),
+            replayed: true,
+        })
+    }
 }
 
 /// What the customer's page shows.
@@ -814,13 +849,18 @@ pub async fn answer_by_link(
         })
         .await?;
     if r.status == InvitationStatus::Answered {
-        return Err(Error::Conflict(ALREADY_ANSWERED.into()));
+        return AnswerOutcome::replay(&r, &t, &answers);
     }
     if !r.open_at(now) {
         return Err(Error::NotFound);
     }
     let ctx = Ctx::system("survey_link", Arc::new(FixedClock::at(now)));
-    respond(app, &ctx, r, t, &answers, SurveyChannel::Link).await
+    let first = respond(app, &ctx, r, t.clone(), &answers, SurveyChannel::Link).await;
+    let k = key.to_string();
+    replay_if_answered(app, first, &t, &answers, move |c| {
+        Box::pin(async move { by_key(c, &k).await })
+    })
+    .await
 }
 
 /// An agent records what the customer said on the phone.
@@ -843,12 +883,39 @@ pub async fn record_on_call(
         })
         .await?;
     if r.status == InvitationStatus::Answered {
-        return Err(Error::Conflict(ALREADY_ANSWERED.into()));
+        return AnswerOutcome::replay(&r, &t, &answers);
     }
     if !r.open_at(ctx.now()) {
         return Err(Error::Conflict(INVITATION_EXPIRED.into()));
     }
-    respond(app, ctx, r, t, &answers, SurveyChannel::Call).await
+    let first = respond(app, ctx, r, t.clone(), &answers, SurveyChannel::Call).await;
+    let scope = ctx.scope.clone();
+    replay_if_answered(app, first, &t, &answers, move |c| {
+        Box::pin(async move { surveys::get(c, &scope, id).await })
+    })
+    .await
+}
+
+/// `first`, unless it found the invitation answered by a request that won the race to it: then
+/// that answer's outcome when the answers are the same (see [`AnswerOutcome::replay`]).
+async fn replay_if_answered<F>(
+    app: &App,
+    first: Result<AnswerOutcome>,
+    t: &Template,
+    answers: &BTreeMap<String, serde_json::Value>,
+    read: F,
+) -> Result<AnswerOutcome>
+where
+    F: for<'c> FnOnce(&'c mut Conn) -> store::BoxFuture<'c, Result<InvitationRecord, store::Error>>
+        + Send,
+{
+    match first {
+        Err(Error::Conflict(m)) if m == ALREADY_ANSWERED => {
+            let r = app.db.read(read).await?;
+            AnswerOutcome::replay(&r, t, answers)
+        }
+        other => other,
+    }
 }
 
 /// Validates the answers (before the transaction), then records them — and, when poor, opens the
@@ -1005,6 +1072,7 @@ async fn respond(
                     poor: verdict.poor(),
                     follow_up_ticket_id: follow_up.as_ref().map(|(id, _)| id.0),
                     follow_up_number: follow_up.map(|(_, n)| n),
+                    replayed: false,
                 })
             })
         })

@@ -406,7 +406,7 @@ async fn a_slow_answer_alone_opens_a_consultation() {
 }
 
 #[tokio::test]
-async fn answering_twice_is_refused_and_changes_nothing() {
+async fn answering_again_is_refused_or_a_replay_and_changes_nothing() {
     each_backend(|db, which| async move {
         let w = World::new(db, which);
         let d = desk(&w).await;
@@ -443,6 +443,30 @@ async fn answering_twice_is_refused_and_changes_nothing() {
                 other => panic!("{which:?}: expected conflict, got {other:?}"),
             }
         }
+        assert_eq!(unassigned(&w).await.len(), 1, "still one follow-up");
+        // The same answers again — a retry after a lost answer — get what they made, once.
+        let retried = surveys::answer_by_link(
+            &w.app,
+            w.clock.now(),
+            &key,
+            answers(json!({"satisfaction": 2, "solved": true})),
+        )
+        .await
+        .unwrap();
+        assert!(retried.replayed, "{which:?}");
+        assert_eq!(
+            (
+                retried.poor,
+                retried.follow_up_ticket_id,
+                &retried.follow_up_number
+            ),
+            (
+                first.poor,
+                first.follow_up_ticket_id,
+                &first.follow_up_number
+            ),
+            "{which:?}"
+        );
         assert_eq!(unassigned(&w).await.len(), 1, "still one follow-up");
         let after = invitations(&w, &d).await;
         let (b, a) = (

@@ -64,7 +64,8 @@ async fn list_invitations(
 #[utoipa::path(post, path = "/surveys/invitations/{id}/responses", tag = "surveys",
     params(("id" = i64, Path)), request_body = AnswersInput,
     responses((status = 201, description = "Recorded; a poor answer opened the follow-up ticket named here", body = AnswerOutcome),
-        (status = 404, body = ErrorBody), (status = 409, description = "already answered, or the invitation expired", body = ErrorBody),
+        (status = 200, description = "A retry with the answers recorded already: what they made, recorded once (header Idempotent-Replayed: true)", body = AnswerOutcome),
+        (status = 404, body = ErrorBody), (status = 409, description = "already answered with other answers, or the invitation expired", body = ErrorBody),
         (status = 422, description = "an answer does not fit its question (the field names it: answers.<key>)", body = ErrorBody)))]
 async fn record_response(
     State(s): State<AppState>,
@@ -74,5 +75,8 @@ async fn record_response(
 ) -> Result<Response, ApiError> {
     let out = surveys::record_on_call(&s.app, &api.ctx, SurveyInvitationId(id), body.value.answers)
         .await?;
+    if out.replayed {
+        return Ok((StatusCode::OK, [("idempotent-replayed", "true")], Json(out)).into_response());
+    }
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }

@@ -259,6 +259,18 @@ async fn the_api_sends_lists_and_records_answers_given_on_a_call() {
             again.json()["error"]["message"],
             app::surveys::ALREADY_ANSWERED
         );
+        // A retry of the recorded answers (the first answer was lost on the way back) gets what
+        // they made, with 200 and nothing recorded twice.
+        let retry = api(
+            &s,
+            "POST",
+            &uri,
+            Some(json!({"answers": {"satisfaction": 2, "solved": true, "comment": "师傅迟到"}})),
+        )
+        .await;
+        assert_eq!(retry.status, StatusCode::OK, "{}", retry.text);
+        assert_eq!(retry.headers["idempotent-replayed"], "true");
+        assert_eq!(retry.json()["follow_up_number"], number.as_str());
 
         let list = api(
             &s,
@@ -352,6 +364,20 @@ async fn the_customer_answers_the_public_form_without_signing_in() {
         .await;
         assert_eq!(twice.status, StatusCode::CONFLICT);
         assert!(twice.text.contains("您已经提交过这份问卷了"));
+        // The same form sent again (a second tap on 提交) lands on the thanks page.
+        let again = anon_post(
+            &s,
+            &format!("{link}?lang=zh-CN"),
+            &[
+                ("answers.satisfaction", "1"),
+                ("answers.solved", "no"),
+                ("answers.speed", ""),
+                ("answers.comment", "等太久"),
+            ],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text);
+        assert_eq!(again.location(), format!("{link}?lang=zh-CN"));
 
         let forged = anon_get(&s, "/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
         assert_eq!(forged.status, StatusCode::NOT_FOUND);
