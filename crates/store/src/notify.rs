@@ -293,18 +293,6 @@ pub async fn following(c: &mut Conn, event: &str) -> Result<Vec<Subscription>, E
     Ok(out)
 }
 
-/// The active subscriptions that follow `event` on a ticket of `brand` and `dealer`.
-pub async fn matching(
-    c: &mut Conn,
-    event: &str,
-    brand: Option<BrandId>,
-    dealer: Option<CustomerId>,
-) -> Result<Vec<Subscription>, Error> {
-    let mut out = following(c, event).await?;
-    out.retain(|s| s.covers(brand, dealer));
-    Ok(out)
-}
-
 /// The names a subscription's message shows: the brand's code, a user's and a unit's name.
 pub async fn names(
     c: &mut Conn,

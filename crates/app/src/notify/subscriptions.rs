@@ -165,8 +165,8 @@ pub async fn publish(
     extra: Value,
     at: Timestamp,
 ) -> Result<usize, store::Error> {
-    let subs = db::matching(c, event.as_str(), t.brand_id, t.dealer_id).await?;
-    publish_among(c, &subs, tz, event, t, extra, at).await
+    let following = db::following(c, event.as_str()).await?;
+    publish_among(c, &following, tz, event, t, extra, at).await
 }
 
 /// [`publish`] to those of `following` (read before the write with `db::following`) that cover

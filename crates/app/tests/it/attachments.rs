@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use app::admin::{self, UnitInput};
 use app::attachments::{self, NewUpload, Staged, Upload};
 use app::ledger::CustomerInput;
 use app::tickets::{self, MessageInput, TicketInput};
@@ -83,24 +82,6 @@ async fn upload(
     .await
 }
 
-async fn unit(w: &World) {
-    admin::create_unit(
-        &w.app,
-        &w.sys,
-        UnitInput {
-            parent_id: None,
-            kind: "department".into(),
-            function: Some("service".into()),
-            code: "SVC".into(),
-            name: "客服中心".into(),
-            city_code: None,
-            active: true,
-        },
-    )
-    .await
-    .expect("unit");
-}
-
 #[tokio::test]
 async fn files_are_kept_once_by_content_and_seen_like_their_ticket() {
     Box::pin(each_backend(|db, which| async move {
@@ -116,7 +97,7 @@ async fn files_are_kept_once_by_content_and_seen_like_their_ticket() {
                 ..Settings::default()
             },
         );
-        unit(&w).await;
+        w.department("SVC", "客服中心", "service").await;
         let brand_b = w.brand("b", "乙品牌").await;
         let agent = w.user("agent.li", &["agent"]).await;
         let dealer = w

@@ -223,21 +223,7 @@ async fn a_retried_note_is_added_once() {
 async fn concurrent_ticket_creates_and_their_retries_never_share_an_id_or_a_number() {
     each_backend(|db, which| async move {
         let w = World::new(db, which);
-        app::admin::create_unit(
-            &w.app,
-            &w.sys,
-            app::admin::UnitInput {
-                parent_id: None,
-                kind: "department".into(),
-                function: Some("service".into()),
-                code: "SVC".into(),
-                name: "客服中心".into(),
-                city_code: None,
-                active: true,
-            },
-        )
-        .await
-        .unwrap();
+        w.department("SVC", "客服中心", "service").await;
         let agent = w.user("agent.tickets", &["agent"]).await;
         let input = |i: usize| tickets::TicketInput {
             kind: "consultation".into(),

@@ -21,11 +21,11 @@ mod validation;
 
 use std::sync::Arc;
 
-use app::admin::{self, UserInput};
+use app::admin::{self, UnitInput, UserInput};
 use app::auth::Principal;
 use app::ledger::{AddressInput, ContactInput, CustomerInput, CustomerView};
 use app::{App, Clock, Ctx, Error, FixedClock, Settings};
-use domain::{BrandId, CustomerId, Scope, Timestamp};
+use domain::{BrandId, CustomerId, OrgUnitId, Scope, Timestamp};
 use store::audit::{AuditQuery, AuditRow};
 use store::{Db, customers};
 use testkit::Which;
@@ -118,6 +118,25 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("{:?}: create customer: {e}", self.which))
             .id
+    }
+
+    /// An active department whose function is `function` (service, quality, logistics …).
+    pub async fn department(&self, code: &str, name: &str, function: &str) -> OrgUnitId {
+        admin::create_unit(
+            &self.app,
+            &self.sys,
+            UnitInput {
+                parent_id: None,
+                kind: "department".into(),
+                function: Some(function.into()),
+                code: code.into(),
+                name: name.into(),
+                city_code: None,
+                active: true,
+            },
+        )
+        .await
+        .expect("department")
     }
 
     pub async fn brand(&self, code: &str, name: &str) -> BrandId {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use app::admin::{self, UnitInput, UserInput};
+use app::admin::{self, UserInput};
 use app::jobs::Runner;
 use app::notify::subscriptions::{self as subs, SubscriptionInput, WechatBindingInput};
 use app::notify::{Secret, WechatConfig, webhook_signature};
@@ -154,27 +154,9 @@ struct Desk {
     agent: Ctx,
 }
 
-async fn unit(w: &World, code: &str, name: &str, function: &str) -> OrgUnitId {
-    admin::create_unit(
-        &w.app,
-        &w.sys,
-        UnitInput {
-            parent_id: None,
-            kind: "department".into(),
-            function: Some(function.into()),
-            code: code.into(),
-            name: name.into(),
-            city_code: None,
-            active: true,
-        },
-    )
-    .await
-    .expect("unit")
-}
-
 async fn desk(w: &World) -> Desk {
-    let svc = unit(w, "SVC", "客服中心", "service").await;
-    let qa = unit(w, "QA", "质量部", "quality").await;
+    let svc = w.department("SVC", "客服中心", "service").await;
+    let qa = w.department("QA", "质量部", "quality").await;
     admin::create_user(
         &w.app,
         &w.sys,

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use app::admin::{self, UnitInput};
 use app::surveys::{self, InvitationListInput, InviteInput};
 use app::tickets::{self, TicketInput, TicketListInput};
 use app::{Clock, Ctx, Error};
@@ -30,21 +29,7 @@ struct Desk {
 }
 
 async fn desk(w: &World) -> Desk {
-    let svc = admin::create_unit(
-        &w.app,
-        &w.sys,
-        UnitInput {
-            parent_id: None,
-            kind: "department".into(),
-            function: Some("service".into()),
-            code: "SVC".into(),
-            name: "客服中心".into(),
-            city_code: None,
-            active: true,
-        },
-    )
-    .await
-    .expect("unit");
+    let svc = w.department("SVC", "客服中心", "service").await;
     let agent = w.user("agent.li", &["agent"]).await;
     let customer = w
         .customer(&agent, individual("王先生", "13800138000"))

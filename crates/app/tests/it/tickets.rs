@@ -5,7 +5,7 @@
 
 #![allow(clippy::many_single_char_names)] // w, d, t, r: the world, the desk, a ticket, a result
 
-use app::admin::{self, UnitInput, UserInput};
+use app::admin::{self, UserInput};
 use app::ledger::CustomerInput;
 use app::tickets::{self, ActionInput, CompensationInput, TicketInput, TicketListInput};
 use app::{Clock, Ctx, Error};
@@ -24,29 +24,11 @@ struct Desk {
     log: OrgUnitId,
 }
 
-async fn unit(w: &World, code: &str, name: &str, function: &str) -> OrgUnitId {
-    admin::create_unit(
-        &w.app,
-        &w.sys,
-        UnitInput {
-            parent_id: None,
-            kind: "department".into(),
-            function: Some(function.into()),
-            code: code.into(),
-            name: name.into(),
-            city_code: None,
-            active: true,
-        },
-    )
-    .await
-    .expect("unit")
-}
-
 async fn desk(w: &World) -> Desk {
     Desk {
-        svc: unit(w, "SVC", "客服中心", "service").await,
-        qa: unit(w, "QA", "质量部", "quality").await,
-        log: unit(w, "LOG", "物流部", "logistics").await,
+        svc: w.department("SVC", "客服中心", "service").await,
+        qa: w.department("QA", "质量部", "quality").await,
+        log: w.department("LOG", "物流部", "logistics").await,
     }
 }
 
