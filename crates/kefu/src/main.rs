@@ -29,6 +29,12 @@ struct DbArgs {
     /// A postgres:// URL; without it kefu uses SQLite in the data folder.
     #[arg(long, env = "KEFU_DATABASE_URL")]
     database: Option<String>,
+    /// Database connections this process keeps: on PostgreSQL the pool every read and write
+    /// takes from (size it to the server's max_connections divided among the nodes); on SQLite
+    /// the read connections (writes have the writer's own).
+    #[arg(long, env = "KEFU_DB_CONNECTIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=512))]
+    db_connections: u32,
 }
 
 #[derive(Args, Clone)]
@@ -686,11 +692,12 @@ async fn open_app(db: &DbArgs, mut settings: Settings) -> Result<App> {
     let files = db.data_dir.join("files");
     std::fs::create_dir_all(&files).with_context(|| format!("creating {}", files.display()))?;
     settings.files_dir = Some(files);
-    let opts = if let Some(url) = &db.database {
+    let mut opts = if let Some(url) = &db.database {
         OpenOptions::new(url.clone())
     } else {
         OpenOptions::sqlite_in(&db.data_dir)
     };
+    opts.max_connections = db.db_connections;
     let database = Db::open(&opts)
         .await
         .with_context(|| format!("opening the database in {}", where_is(db)))?;
