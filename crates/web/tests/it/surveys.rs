@@ -338,17 +338,13 @@ async fn the_customer_answers_the_public_form_without_signing_in() {
         assert!(bad.text.contains("等太久"));
         assert!(bad.text.contains("value=\"no\" checked"));
 
-        let ok = anon_post(
-            &s,
-            &format!("{link}?lang=zh-CN"),
-            &[
-                ("answers.satisfaction", "1"),
-                ("answers.solved", "no"),
-                ("answers.speed", ""),
-                ("answers.comment", "等太久"),
-            ],
-        )
-        .await;
+        let answered = [
+            ("answers.satisfaction", "1"),
+            ("answers.solved", "no"),
+            ("answers.speed", ""),
+            ("answers.comment", "等太久"),
+        ];
+        let ok = anon_post(&s, &format!("{link}?lang=zh-CN"), &answered).await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
         assert_eq!(ok.location(), format!("{link}?lang=zh-CN"));
         let thanks = anon_get(&s, ok.location()).await;
@@ -365,17 +361,7 @@ async fn the_customer_answers_the_public_form_without_signing_in() {
         assert_eq!(twice.status, StatusCode::CONFLICT);
         assert!(twice.text.contains("您已经提交过这份问卷了"));
         // The same form sent again (a second tap on 提交) lands on the thanks page.
-        let again = anon_post(
-            &s,
-            &format!("{link}?lang=zh-CN"),
-            &[
-                ("answers.satisfaction", "1"),
-                ("answers.solved", "no"),
-                ("answers.speed", ""),
-                ("answers.comment", "等太久"),
-            ],
-        )
-        .await;
+        let again = anon_post(&s, &format!("{link}?lang=zh-CN"), &answered).await;
         assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text);
         assert_eq!(again.location(), format!("{link}?lang=zh-CN"));
 
