@@ -30,7 +30,7 @@ struct DbArgs {
     #[arg(long, env = "KEFU_DATABASE_URL")]
     database: Option<String>,
     /// Database connections this process keeps: on PostgreSQL the pool every read and write
-    /// takes from (size it to the server's max_connections divided among the nodes); on SQLite
+    /// takes from (size it to the server's `max_connections` divided among the nodes); on SQLite
     /// the read connections (writes have the writer's own).
     #[arg(long, env = "KEFU_DB_CONNECTIONS", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=512))]
