@@ -142,9 +142,15 @@ pub(crate) async fn sqlite_next_id(
     c: &mut Conn,
     table: &'static str,
 ) -> Result<Option<i64>, Error> {
-    // `table` is a literal of this crate.
-    let read = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
-    sqlite_count_up(c, table.to_string(), read, Vec::new()).await
+    sqlite_count_up(table, async move {
+        // `table` is a literal of this crate.
+        let read = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+        let (max,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(read))
+            .fetch_one(&mut *c)
+            .await?;
+        Ok(max)
+    })
+    .await
 }
 
 /// Inside the SQLite writer: the next value of the day's counter of a numbering `series`
@@ -155,40 +161,40 @@ pub(crate) async fn sqlite_next_count(
     series: &str,
     day: &str,
 ) -> Result<Option<i64>, Error> {
-    sqlite_count_up(
-        c,
-        format!("number_counters/{series}/{day}"),
-        "SELECT COALESCE(MAX(last), 0) FROM number_counters WHERE series = $1 AND day = $2"
-            .to_string(),
-        vec![series.to_string(), day.to_string()],
-    )
+    sqlite_count_up(&format!("number_counters/{series}/{day}"), async move {
+        let (last,): (i64,) = sqlx::query_as(
+            "SELECT COALESCE(MAX(last), 0) FROM number_counters WHERE series = $1 AND day = $2",
+        )
+        .bind(series)
+        .bind(day)
+        .fetch_one(&mut *c)
+        .await?;
+        Ok(last)
+    })
     .await
 }
 
 /// The writer's counter `key` plus one; the first time, the counter starts from what `read`
-/// (bound to `binds`) finds in the database.
+/// finds in the database (`read` is awaited only then). `None` outside the writer.
 async fn sqlite_count_up(
-    c: &mut Conn,
-    key: String,
-    read: String,
-    binds: Vec<String>,
+    key: &str,
+    read: impl Future<Output = Result<i64, Error>>,
 ) -> Result<Option<i64>, Error> {
-    let Ok(known) = SQLITE_IDS.try_with(|ids| ids.borrow().get(&key).copied()) else {
-        return Ok(None);
-    };
-    let last = if let Some(last) = known {
-        last
-    } else {
-        // `read` is built from this crate's literals only.
-        let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(read));
-        for b in binds {
-            q = q.bind(b);
+    let counted = SQLITE_IDS.try_with(|ids| {
+        ids.borrow_mut().get_mut(key).map(|last| {
+            *last += 1;
+            *last
+        })
+    });
+    match counted {
+        Err(_) => Ok(None),
+        Ok(Some(next)) => Ok(Some(next)),
+        Ok(None) => {
+            let next = read.await? + 1;
+            SQLITE_IDS.with(|ids| ids.borrow_mut().insert(key.to_string(), next));
+            Ok(Some(next))
         }
-        q.fetch_one(&mut *c).await?.0
-    };
-    let next = last + 1;
-    SQLITE_IDS.with(|ids| ids.borrow_mut().insert(key, next));
-    Ok(Some(next))
+    }
 }
 
 /// Inside the SQLite writer: appends `batch` to what the running write defers and returns

@@ -642,6 +642,13 @@ pub struct NewClock {
     pub warn_at: Option<Timestamp>,
 }
 
+/// The columns a new clock is written with, after its id when the writer hands that out.
+macro_rules! clock_columns {
+    () => {
+        "subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at"
+    };
+}
+
 /// Starts the clocks of a subject created in the same write, which therefore has none yet.
 /// In the SQLite writer the clocks take their ids from the writer
 /// ([`crate::dialect::sqlite_next_id`]) and are written at the end of the write with its other
@@ -656,7 +663,11 @@ pub async fn insert_new_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaC
     let mut out = Vec::with_capacity(ks.len());
     for (k, id) in ks.iter().zip(ids) {
         batch.push(
-            "INSERT INTO sla_clocks (id, subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '[]', 1, $9, $9)",
+            concat!(
+                "INSERT INTO sla_clocks (id, ",
+                clock_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '[]', 1, $9, $9)"
+            ),
             vec![
                 id.into(),
                 k.subject.kind.as_str().into(),
@@ -726,9 +737,13 @@ pub async fn insert_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaClock
     let ids = writer_clock_ids(c, ks.len()).await?;
     let columns = if ids.is_some() { 13 } else { 12 };
     let mut sql = String::from(if ids.is_some() {
-        "INSERT INTO sla_clocks (id, subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES "
+        concat!(
+            "INSERT INTO sla_clocks (id, ",
+            clock_columns!(),
+            ") VALUES "
+        )
     } else {
-        "INSERT INTO sla_clocks (subject_kind, subject_id, brand_id, customer_id, metric, policy_id, calendar_id, started_at, target_ms, warn_ms, due_at, warn_at, pauses, version, created_at, updated_at) VALUES "
+        concat!("INSERT INTO sla_clocks (", clock_columns!(), ") VALUES ")
     });
     for i in 0..ks.len() {
         let b = i * columns;

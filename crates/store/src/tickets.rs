@@ -213,9 +213,24 @@ pub enum RowWrite {
     AtEnd,
 }
 
-const INSERT_TICKET_WITH_ID: &str = "INSERT INTO tickets (id, number, brand_id, kind, channel, priority, status, subject, description, customer_id, requester_id, dealer_id, device_id, contact_name, contact_phone, contact_email, owner_user_id, owner_queue_id, tracker_user_id, complaint_category, source_call_id, access_key_hash, created_by, version, created_at, updated_at) VALUES ($24, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23)";
+/// The ticket INSERT: the columns `$1` (the number) to `$23` stand for ([`ticket_values`]),
+/// after `$id_col` / `$id_val` (the id, when the writer hands it out) and before `$tail`.
+macro_rules! insert_ticket {
+    ($id_col:literal, $id_val:literal, $tail:literal) => {
+        concat!(
+            "INSERT INTO tickets (",
+            $id_col,
+            "number, brand_id, kind, channel, priority, status, subject, description, customer_id, requester_id, dealer_id, device_id, contact_name, contact_phone, contact_email, owner_user_id, owner_queue_id, tracker_user_id, complaint_category, source_call_id, access_key_hash, created_by, version, created_at, updated_at) VALUES (",
+            $id_val,
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23)",
+            $tail
+        )
+    };
+}
 
-const INSERT_TICKET: &str = "INSERT INTO tickets (number, brand_id, kind, channel, priority, status, subject, description, customer_id, requester_id, dealer_id, device_id, contact_name, contact_phone, contact_email, owner_user_id, owner_queue_id, tracker_user_id, complaint_category, source_call_id, access_key_hash, created_by, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23) RETURNING id";
+const INSERT_TICKET_WITH_ID: &str = insert_ticket!("id, ", "$24, ", "");
+
+const INSERT_TICKET: &str = insert_ticket!("", "", " RETURNING id");
 
 /// The values of the ticket INSERTs above, `$1` (the number) to `$23`.
 fn ticket_values(t: &Ticket, number: String, access_key_hash: Option<&str>) -> Vec<Value> {
