@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 
-pub type Conn = AnyConnection;
+pub use crate::conn::Conn;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl OpenOptions {
     }
 }
 
-type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Completion> + Send>;
+type Job = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Completion> + Send>;
 /// What a job leaves behind: whether its savepoint may be released, and how to answer its caller
 /// once the batch's fate (committed, or the commit's error) is known.
 type Completion = (bool, Finish);
@@ -169,7 +169,7 @@ impl Db {
             }
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(crate::dialect::sqlite_writer_scope(writer_task(
-                conn,
+                Conn::writer(conn),
                 rx,
                 jobs.sender(),
             )));
@@ -227,8 +227,8 @@ impl Db {
     pub async fn publish_live(&self, message: &str) -> Result<(), Error> {
         if self.inner.backend == Backend::Postgres {
             let pool = self.inner.write_pool.as_ref().unwrap_or(&self.inner.read);
-            let mut conn = pool.acquire().await?;
-            crate::dialect::LiveBus::notify(&mut conn, message).await
+            let conn = pool.acquire().await?;
+            crate::dialect::LiveBus::notify(&mut Conn::pooled(conn), message).await
         } else {
             self.inner.live.send_local(message);
             Ok(())
@@ -243,29 +243,33 @@ impl Db {
     /// Runs `f` on a read-only connection.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send,
         E: From<Error>,
     {
-        let mut conn = self
+        let conn = self
             .inner
             .read
             .acquire()
             .await
             .map_err(|e| E::from(e.into()))?;
-        f(&mut conn).await
+        f(&mut Conn::pooled(conn)).await
     }
 
     /// Runs `f` in a transaction and returns once its effect is durable. An `Err` from `f` rolls
     /// back everything `f` did and nothing else.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
         if let Some(pool) = &self.inner.write_pool {
-            let mut tx = pool.begin().await.map_err(|e| E::from(e.into()))?;
-            let out = f(&mut tx).await;
+            let tx = pool.begin().await.map_err(|e| E::from(e.into()))?;
+            let mut conn = Conn::tx(tx);
+            let out = f(&mut conn).await;
+            let tx = conn
+                .into_tx()
+                .ok_or_else(|| E::from(Error::Corrupt("a write lost its transaction".into())))?;
             if out.is_ok() {
                 tx.commit().await.map_err(|e| E::from(e.into()))?;
             } else {
@@ -335,6 +339,7 @@ pub async fn sqlite_snapshot(db_path: &Path, dest: &Path) -> Result<(), Error> {
             .connect()
             .await?;
     conn.execute("PRAGMA busy_timeout=5000").await?;
+    let mut conn = Conn::own(conn);
     crate::dialect::vacuum_into(&mut conn, Backend::Sqlite, &dest.display().to_string()).await?;
     conn.close().await?;
     Ok(())
@@ -363,7 +368,7 @@ pub async fn sqlite_check(db_path: &Path) -> Result<(), Error> {
 const MAX_BATCH: usize = 512;
 
 async fn writer_task(
-    mut conn: AnyConnection,
+    mut conn: Conn,
     mut rx: mpsc::UnboundedReceiver<Job>,
     jobs: Arc<tokio::sync::watch::Sender<u64>>,
 ) {
@@ -385,6 +390,7 @@ async fn writer_task(
         let error = result.err().map(Arc::new);
         if error.is_some() {
             tracing::error!(error = ?error, "group commit failed; every write in the batch is refused");
+            conn.abandon().await;
         }
         if crate::dialect::sqlite_take_enqueued() && error.is_none() {
             crate::dialect::wake(&jobs);
@@ -397,58 +403,32 @@ async fn writer_task(
     }
 }
 
+/// Runs a batch of writes as one transaction, each in the savepoint `w`; the statements they
+/// defer wait on the connection (see [`Conn`]) and go in as few round trips as their kinds allow,
+/// the last one with the commit. A write whose closure or deferred statements fail is rolled back
+/// alone and answered with its error.
 async fn run_batch(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     batch: &mut Vec<Job>,
     done: &mut Vec<(Finish, Option<Arc<Error>>)>,
 ) -> Result<(), Error> {
-    // The batch is one transaction; each job runs inside the savepoint `w`. Closing one job's
-    // savepoint and opening the next one's is a single round trip to the connection's thread,
-    // which is what a write costs most here; the statements the job deferred travel with it.
-    sqlx::raw_sql("BEGIN; SAVEPOINT w")
-        .execute(&mut *conn)
-        .await?;
-    let n = batch.len();
     for (i, job) in batch.drain(..).enumerate() {
         let (ok, finish) = job(conn).await;
-        let deferred = crate::dialect::sqlite_take_deferred();
-        let last = i + 1 == n;
-        let mut own_error = None;
-        if ok && !deferred.is_empty() {
-            let tail = if last {
-                "RELEASE w; COMMIT"
-            } else {
-                "RELEASE w; SAVEPOINT w"
-            };
-            match deferred.run_with_tail(conn, tail).await {
-                Ok(()) => {
-                    done.push((finish, None));
-                    continue;
-                }
-                // A deferred statement failed (the savepoint is still open: undo this job
-                // alone), or the commit did (the rollback below fails too: the batch fails).
-                Err(e) => own_error = Some(Arc::new(e)),
-            }
+        done.push((finish, None));
+        conn.end_write(i, ok).await?;
+        if conn.broken() {
+            return Err(Error::Corrupt(
+                "group commit: a savepoint step failed".into(),
+            ));
         }
-        let step = match (ok && own_error.is_none(), last) {
-            (true, false) => "RELEASE w; SAVEPOINT w",
-            (false, false) => "ROLLBACK TO w; RELEASE w; SAVEPOINT w",
-            (true, true) => "RELEASE w; COMMIT",
-            (false, true) => "ROLLBACK TO w; RELEASE w; COMMIT",
-        };
-        done.push((finish, own_error.clone()));
-        if let Err(e) = sqlx::raw_sql(step).execute(&mut *conn).await {
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-            return Err(match own_error {
-                Some(first) => clone_error(&first),
-                None => e.into(),
-            });
-        }
+    }
+    for (i, e) in conn.commit().await? {
+        done[i].1 = Some(Arc::new(e));
     }
     Ok(())
 }
 
-fn clone_error(e: &Error) -> Error {
+pub(crate) fn clone_error(e: &Error) -> Error {
     match e {
         Error::NotFound => Error::NotFound,
         Error::VersionConflict => Error::VersionConflict,

@@ -112,22 +112,16 @@ pub async fn notify_jobs(c: &mut Conn) -> Result<(), Error> {
 }
 
 tokio::task_local! {
-    /// Inside the SQLite writer task: the statements the running write deferred to its end
-    /// ([`crate::sql::Batch::defer`]).
-    static SQLITE_DEFERRED: RefCell<crate::sql::Batch>;
     /// Inside the SQLite writer task: the last id handed out per table ([`sqlite_next_id`]).
     static SQLITE_IDS: RefCell<std::collections::HashMap<String, i64>>;
 }
 
-/// Runs the SQLite writer task with room for the mark `notify_jobs` leaves, for the
-/// statements a write defers and for the ids it hands out.
+/// Runs the SQLite writer task with room for the mark `notify_jobs` leaves and for the ids it
+/// hands out.
 pub(crate) fn sqlite_writer_scope<F: Future>(f: F) -> impl Future<Output = F::Output> {
     SQLITE_ENQUEUED.scope(
         Cell::new(false),
-        SQLITE_DEFERRED.scope(
-            RefCell::new(crate::sql::Batch::new()),
-            SQLITE_IDS.scope(RefCell::new(std::collections::HashMap::new()), f),
-        ),
+        SQLITE_IDS.scope(RefCell::new(std::collections::HashMap::new()), f),
     )
 }
 
@@ -195,28 +189,6 @@ async fn sqlite_count_up(
             Ok(Some(next))
         }
     }
-}
-
-/// Inside the SQLite writer: appends `batch` to what the running write defers and returns
-/// `None`. Elsewhere (PostgreSQL, or a connection outside the writer) gives it back.
-pub(crate) fn sqlite_defer(batch: crate::sql::Batch) -> Option<crate::sql::Batch> {
-    let mut batch = Some(batch);
-    let kept = SQLITE_DEFERRED
-        .try_with(|pending| {
-            if let Some(b) = batch.take() {
-                pending.borrow_mut().append(b);
-            }
-        })
-        .is_ok();
-    if kept { None } else { batch }
-}
-
-/// Takes what the write that just ran deferred (empty when nothing). Called by the writer task
-/// after each write.
-pub(crate) fn sqlite_take_deferred() -> crate::sql::Batch {
-    SQLITE_DEFERRED
-        .try_with(|pending| std::mem::take(&mut *pending.borrow_mut()))
-        .unwrap_or_default()
 }
 
 /// Whether the batch just finished enqueued a job; clears the mark. Called by the writer task.

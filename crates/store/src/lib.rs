@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod bulk;
+mod conn;
 pub mod customers;
 mod db;
 pub mod devices;

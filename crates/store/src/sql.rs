@@ -216,7 +216,7 @@ impl Batch {
         self.parts.is_empty()
     }
 
-    fn bind_all(args: &mut AnyArguments, values: Vec<Value>) {
+    fn bind_all(args: &mut AnyArguments, values: impl IntoIterator<Item = Value>) {
         for v in values {
             match v {
                 Value::Int(i) => args.add(i),
@@ -234,32 +234,27 @@ impl Batch {
     /// Runs the batch at the end of the surrounding write instead of now, for statements no
     /// later step of the write reads (a history row, an audit row, a search document, the jobs
     /// a write schedules, its idempotency key). Inside the SQLite writer they travel with the
-    /// write's closing savepoint step: one round trip for all of them. If one fails, the write
-    /// fails as a whole, as if the statement had run in place. On PostgreSQL (and outside the
-    /// writer) the batch runs now.
+    /// other statements of the group commit that are waiting (see [`crate::Conn`]). If one
+    /// fails, the write fails as a whole, as if the statement had run in place. On PostgreSQL
+    /// (and outside the writer) the batch runs now.
     pub async fn defer(self, c: &mut Conn) -> Result<(), Error> {
         if self.parts.is_empty() {
             return Ok(());
         }
-        if c.backend_name() == "PostgreSQL" {
-            return self.run(c).await;
-        }
-        match crate::dialect::sqlite_defer(self) {
+        match c.defer(self) {
             None => Ok(()),
             Some(now) => now.run(c).await,
         }
     }
 
-    /// SQLite: the statements, then `tail` (literal SQL without placeholders), as one
-    /// multi-statement query.
-    pub(crate) async fn run_with_tail(self, c: &mut Conn, tail: &'static str) -> Result<(), Error> {
-        let (mut sql, args) = self.joined();
-        sql.push_str(tail);
-        // Only this crate's statement literals, their placeholders renumbered, and `tail`.
-        sqlx::query_with::<Any, AnyArguments>(AssertSqlSafe(sql), args)
-            .execute(&mut *c)
-            .await?;
-        Ok(())
+    /// Whether `other` has the same statements (values aside).
+    pub(crate) fn same_statements(&self, other: &Batch) -> bool {
+        self.parts.len() == other.parts.len()
+            && self
+                .parts
+                .iter()
+                .zip(&other.parts)
+                .all(|((a, _), (b, _))| std::ptr::eq(*a, *b) || a == b)
     }
 
     fn joined(self) -> (String, AnyArguments) {
@@ -312,8 +307,85 @@ fn renumber(out: &mut String, sql: &str, offset: usize) {
     }
 }
 
+/// Several batches' statements as one multi-statement query (SQLite), their values copied.
+#[derive(Default)]
+pub(crate) struct Joined {
+    sql: String,
+    args: AnyArguments,
+    values: usize,
+    statements: usize,
+}
+
+impl Joined {
+    /// Appends `batch`'s statements.
+    pub(crate) fn add(&mut self, batch: &Batch) {
+        for (part, values) in &batch.parts {
+            renumber(&mut self.sql, part, self.values);
+            self.sql.push_str(";\n");
+            self.values += values.len();
+            self.statements += statements_in(part);
+            Batch::bind_all(&mut self.args, values.iter().cloned());
+        }
+    }
+
+    /// Appends statements without placeholders.
+    pub(crate) fn raw(&mut self, sql: &'static str) {
+        self.sql.push_str(sql);
+        self.sql.push_str(";\n");
+        self.statements += statements_in(sql);
+    }
+
+    /// How many statements the query holds (one result each).
+    pub(crate) fn statements(&self) -> usize {
+        self.statements
+    }
+
+    pub(crate) fn finish(self) -> (String, AnyArguments) {
+        (self.sql, self.args)
+    }
+}
+
+/// How many statements `sql` (a literal of this crate) holds: its semicolons outside quotes,
+/// plus one for text after the last.
+fn statements_in(sql: &str) -> usize {
+    let (mut n, mut quote, mut open) = (0, None, false);
+    for ch in sql.chars() {
+        if let Some(q) = quote {
+            if ch == q {
+                quote = None;
+            }
+            continue;
+        }
+        match ch {
+            '\'' | '"' => {
+                quote = Some(ch);
+                open = true;
+            }
+            ';' => {
+                n += 1;
+                open = false;
+            }
+            c if !c.is_whitespace() => open = true,
+            _ => {}
+        }
+    }
+    n + usize::from(open)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn statements_are_counted_outside_quotes() {
+        assert_eq!(super::statements_in("RELEASE w; SAVEPOINT w"), 2);
+        assert_eq!(super::statements_in("RELEASE w; COMMIT;\n"), 2);
+        assert_eq!(super::statements_in("INSERT INTO t (a) VALUES ('x;y')"), 1);
+        assert_eq!(
+            super::statements_in("UPDATE t SET \"a;\" = 1; DELETE FROM t"),
+            2
+        );
+        assert_eq!(super::statements_in("  "), 0);
+    }
+
     #[test]
     fn placeholders_are_renumbered() {
         let mut s = String::new();

@@ -171,3 +171,65 @@ async fn acknowledged_writes_survive_reopening_and_the_lock_refuses_a_second_wri
     assert_eq!(c.name, "张三");
     assert_eq!(c.phone.unwrap().as_str(), "13812345678");
 }
+
+fn key(k: &str) -> IdemKey {
+    IdemKey {
+        principal: "user:1".into(),
+        route: "POST /x".into(),
+        key: k.into(),
+        body_hash: "h".into(),
+    }
+}
+
+/// Writes whose statements are all deferred wait on the SQLite writer's connection and go in
+/// together (in chunks of like writes). Within one group commit, a write that reads must still
+/// see what the writes before it deferred, a deferred statement that fails must fail its own
+/// write alone — wherever it sits in a chunk — and every other write must land.
+#[tokio::test]
+async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fail_alone() {
+    let dir = testkit::TempDir::new().unwrap();
+    let db = Db::open(&OpenOptions::sqlite_in(dir.path())).await.unwrap();
+    // The test runs on one thread: every write below is queued before the writer takes any, so
+    // they form one batch.
+    let mut writes = Vec::new();
+    for i in 0..37 {
+        // Every fifth reuses the key of the write before it: a duplicate inside the chunk.
+        let k = key(&format!("k{}", if i % 5 == 4 { i - 1 } else { i }));
+        writes.push(db.write(move |c| {
+            Box::pin(async move { idempotency::record_deferred(c, &k, i, Timestamp(1)).await })
+        }));
+    }
+    let seen = key("k10");
+    let reader = db.write(move |c| Box::pin(async move { idempotency::find(c, &seen).await }));
+    let after = key("after");
+    let last = db.write(move |c| {
+        Box::pin(async move { idempotency::record_deferred(c, &after, 99, Timestamp(1)).await })
+    });
+    let (outcomes, read, last) = tokio::join!(futures::future::join_all(writes), reader, last);
+    for (i, out) in outcomes.into_iter().enumerate() {
+        match out {
+            Ok(()) => assert_ne!(i % 5, 4, "write {i} should have been refused"),
+            Err(Error::Duplicate(_)) => assert_eq!(i % 5, 4, "write {i} was refused"),
+            Err(e) => panic!("write {i}: {e}"),
+        }
+    }
+    let read = read
+        .unwrap()
+        .expect("the reader sees k10, deferred earlier in its batch");
+    assert_eq!(read.resource_id, 10);
+    last.unwrap();
+    for (k, id) in [
+        ("k3", Some(3)),
+        ("k8", Some(8)),
+        ("k4", None),
+        ("k36", Some(36)),
+        ("after", Some(99)),
+    ] {
+        let want = key(k);
+        let found = db
+            .read(move |c| Box::pin(async move { idempotency::find(c, &want).await }))
+            .await
+            .unwrap();
+        assert_eq!(found.map(|e| e.resource_id), id, "key {k}");
+    }
+}

@@ -1,0 +1,406 @@
+//! `Conn`: the connection a closure given to [`crate::Db::read`] or [`crate::Db::write`] works
+//! on. It is a sqlx executor like the connection it wraps; inside the SQLite writer it also
+//! carries what the writes of the running group commit deferred ([`crate::sql::Batch::defer`]).
+//!
+//! The writer runs one write after another on its connection, each in the savepoint `w`. A
+//! write's deferred statements (nobody in the write reads them) do not have to run before the
+//! next write starts — only before anything else runs on the connection. So the writer keeps the
+//! finished writes' deferred statements as *segments* and sends them together: when a later
+//! write runs a statement of its own (the statement waits until they ran, so it sees their
+//! effect), or when the group commits. Each segment ends with `RELEASE w; SAVEPOINT w`, so the
+//! savepoint still holds one write at a time: a segment that fails is rolled back alone, and its
+//! write alone answers with the error.
+//!
+//! Sending the statements of many writes as one multi-statement query is what saves the time:
+//! each query is a round trip to sqlx's connection thread and back, which costs more than the
+//! SQL of a small write. But sqlx prepares each distinct SQL text once and keeps it, so the
+//! texts must repeat: segments are sent in runs of the same statements (the same kind of write),
+//! cut into chunks of 16, 8, 4, 2 or 1 — a handful of texts per kind of write.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt, TryFutureExt};
+use sqlx::any::{Any, AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use sqlx::pool::PoolConnection;
+use sqlx::{
+    AnyConnection, AssertSqlSafe, Describe, Either, Execute, Executor, SqlStr, Transaction,
+};
+
+use crate::Error;
+use crate::sql::{Batch, Joined};
+
+/// What a closure works on: a pooled connection (reads), a transaction (writes on PostgreSQL)
+/// or the SQLite writer's own connection.
+pub struct Conn {
+    link: Link,
+    deferral: Option<Deferral>,
+}
+
+enum Link {
+    Own(AnyConnection),
+    Pooled(PoolConnection<Any>),
+    Tx(Transaction<'static, Any>),
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("backend", &self.backend_name())
+            .field("writer", &self.deferral.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    pub(crate) fn pooled(c: PoolConnection<Any>) -> Self {
+        Self {
+            link: Link::Pooled(c),
+            deferral: None,
+        }
+    }
+
+    pub(crate) fn tx(t: Transaction<'static, Any>) -> Self {
+        Self {
+            link: Link::Tx(t),
+            deferral: None,
+        }
+    }
+
+    /// A connection of its own, outside the writer (a backup's).
+    pub(crate) fn own(c: AnyConnection) -> Self {
+        Self {
+            link: Link::Own(c),
+            deferral: None,
+        }
+    }
+
+    /// Closes a connection of its own; a pooled one goes back to its pool.
+    pub(crate) async fn close(self) -> Result<(), sqlx::Error> {
+        match self.link {
+            Link::Own(c) => sqlx::Connection::close(c).await,
+            Link::Pooled(_) | Link::Tx(_) => Ok(()),
+        }
+    }
+
+    /// The SQLite writer's connection: deferred statements wait for the group commit.
+    pub(crate) fn writer(c: AnyConnection) -> Self {
+        Self {
+            link: Link::Own(c),
+            deferral: Some(Deferral::default()),
+        }
+    }
+
+    /// The transaction a PostgreSQL write runs in.
+    pub(crate) fn into_tx(self) -> Option<Transaction<'static, Any>> {
+        match self.link {
+            Link::Tx(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// "SQLite" or "PostgreSQL".
+    pub fn backend_name(&self) -> &str {
+        match &self.link {
+            Link::Own(c) => c.backend_name(),
+            Link::Pooled(c) => c.backend_name(),
+            Link::Tx(t) => t.backend_name(),
+        }
+    }
+
+    fn link(&mut self) -> &mut AnyConnection {
+        match &mut self.link {
+            Link::Own(c) => c,
+            Link::Pooled(c) => c,
+            Link::Tx(t) => t,
+        }
+    }
+
+    /// Keeps `batch` for the end of the running write if this is the SQLite writer; gives it
+    /// back otherwise.
+    pub(crate) fn defer(&mut self, batch: Batch) -> Option<Batch> {
+        match &mut self.deferral {
+            Some(d) => {
+                d.current.append(batch);
+                None
+            }
+            None => Some(batch),
+        }
+    }
+
+    /// Before a statement of the running write: marks the write as having run something, and
+    /// says whether earlier writes' segments (or the batch's `BEGIN`) must run first.
+    fn before_statement(&mut self) -> bool {
+        match &mut self.deferral {
+            Some(d) => {
+                d.touched = true;
+                !d.begun || !d.pending.is_empty()
+            }
+            None => false,
+        }
+    }
+
+    /// Runs what earlier writes of the batch left waiting.
+    async fn catch_up(&mut self) -> Result<(), sqlx::Error> {
+        let Self { link, deferral } = self;
+        let (Link::Own(c), Some(d)) = (link, deferral) else {
+            return Ok(());
+        };
+        d.flush(c, false).await
+    }
+
+    // ------------------------------------------------------------ the writer's side
+
+    /// The running write ended: `ok` keeps its deferred statements as a segment; a failed write
+    /// is undone (its savepoint, if it ran anything) and its deferred statements dropped.
+    pub(crate) async fn end_write(&mut self, index: usize, ok: bool) -> Result<(), Error> {
+        let Self { link, deferral } = self;
+        let (Link::Own(c), Some(d)) = (link, deferral) else {
+            return Ok(());
+        };
+        let statements = std::mem::take(&mut d.current);
+        let touched = std::mem::take(&mut d.touched);
+        if ok {
+            if touched || !statements.is_empty() {
+                d.pending.push(Segment {
+                    write: index,
+                    statements,
+                });
+            }
+            return Ok(());
+        }
+        if touched {
+            // It ran statements after the batch caught up: the savepoint holds its work only.
+            if let Err(e) = sqlx::raw_sql("ROLLBACK TO w; RELEASE w; SAVEPOINT w")
+                .execute(&mut *c)
+                .await
+            {
+                return Err(d.broken_by(e).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every waiting segment and commits the batch. The writes whose segment failed (rolled
+    /// back alone) come back with their error; an `Err` means the batch as a whole failed.
+    pub(crate) async fn commit(&mut self) -> Result<Vec<(usize, Error)>, Error> {
+        let Self { link, deferral } = self;
+        let (Link::Own(c), Some(d)) = (link, deferral) else {
+            return Ok(Vec::new());
+        };
+        let out = d.flush(c, true).await;
+        let failed = std::mem::take(&mut d.failed);
+        d.begun = false;
+        match (out, d.broken.take()) {
+            (_, Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
+            (Ok(()), None) => Ok(failed),
+        }
+    }
+
+    /// After a batch failed: rolls its transaction back, forgets what it deferred.
+    pub(crate) async fn abandon(&mut self) {
+        let Self { link, deferral } = self;
+        if let (Link::Own(c), Some(d)) = (link, deferral) {
+            if d.begun {
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *c).await;
+            }
+            *d = Deferral::default();
+        }
+    }
+
+    /// Whether the batch can no longer commit (a rollback inside it failed).
+    pub(crate) fn broken(&self) -> bool {
+        self.deferral.as_ref().is_some_and(|d| d.broken.is_some())
+    }
+}
+
+/// A finished write's deferred statements.
+struct Segment {
+    write: usize,
+    statements: Batch,
+}
+
+#[derive(Default)]
+struct Deferral {
+    /// Whether the batch's transaction (`BEGIN; SAVEPOINT w`) has started.
+    begun: bool,
+    /// The running write's deferred statements.
+    current: Batch,
+    /// Whether the running write ran a statement (its savepoint then holds work).
+    touched: bool,
+    /// Finished writes whose segments have not run yet, in order.
+    pending: Vec<Segment>,
+    /// Writes whose segment failed and was rolled back, with the error.
+    failed: Vec<(usize, Error)>,
+    /// Set when a rollback failed: the batch cannot commit.
+    broken: Option<Error>,
+}
+
+const BEGIN: &str = "BEGIN; SAVEPOINT w";
+const NEXT: &str = "RELEASE w; SAVEPOINT w";
+const END: &str = "RELEASE w; COMMIT";
+/// Chunk sizes of a run of like segments, largest first.
+const CHUNKS: [usize; 5] = [16, 8, 4, 2, 1];
+
+impl Deferral {
+    /// Marks the batch as unable to commit (a savepoint step, a rollback or the commit failed).
+    fn broken_by(&mut self, e: sqlx::Error) -> sqlx::Error {
+        self.broken = Some(Error::Corrupt(format!("group commit: {e}")));
+        e
+    }
+
+    /// Runs the waiting segments (after the batch's `BEGIN`, if it has not run); with `end`,
+    /// commits too.
+    async fn flush(&mut self, c: &mut AnyConnection, end: bool) -> Result<(), sqlx::Error> {
+        if self.broken.is_some() {
+            return Err(sqlx::Error::Protocol(
+                "the group commit failed earlier".into(),
+            ));
+        }
+        if !self.begun {
+            if end && self.pending.is_empty() {
+                // Nothing ran and nothing waits: there is no transaction to commit.
+                return Ok(());
+            }
+            let mut begin = Joined::default();
+            begin.raw(BEGIN);
+            run(c, begin).await.map_err(|(_, e)| self.broken_by(e))?;
+            self.begun = true;
+        }
+        let mut waiting: VecDeque<Segment> = std::mem::take(&mut self.pending).into();
+        loop {
+            let Some(first) = waiting.front() else {
+                if end {
+                    let mut commit = Joined::default();
+                    commit.raw(END);
+                    run(c, commit).await.map_err(|(_, e)| self.broken_by(e))?;
+                }
+                return Ok(());
+            };
+            // The next chunk: like segments in a row, as many as the largest size that fits.
+            let like = waiting
+                .iter()
+                .take(CHUNKS[0])
+                .take_while(|s| s.statements.same_statements(&first.statements))
+                .count();
+            let size = CHUNKS.into_iter().find(|&n| n <= like).unwrap_or(1);
+            let chunk: Vec<Segment> = waiting.drain(..size).collect();
+            let commits = end && waiting.is_empty();
+            let mut query = Joined::default();
+            // Each segment's own statements, as (first, past-the-last) result numbers.
+            let mut own = Vec::with_capacity(size);
+            for (i, s) in chunk.iter().enumerate() {
+                let from = query.statements();
+                query.add(&s.statements);
+                own.push((from, query.statements()));
+                query.raw(if commits && i + 1 == size { END } else { NEXT });
+            }
+            let Err((done, e)) = run(c, query).await else {
+                if commits {
+                    return Ok(());
+                }
+                continue;
+            };
+            let Some(at) = own.iter().position(|&(from, to)| done >= from && done < to) else {
+                // A savepoint step or the commit failed.
+                return Err(self.broken_by(e));
+            };
+            // That segment's write fails alone: its savepoint is rolled back; the segments after
+            // it in the chunk did not run and go first in the next one.
+            self.failed.push((chunk[at].write, Error::from(e)));
+            if let Err(e) = sqlx::raw_sql("ROLLBACK TO w; RELEASE w; SAVEPOINT w")
+                .execute(&mut *c)
+                .await
+            {
+                return Err(self.broken_by(e));
+            }
+            for s in chunk.into_iter().skip(at + 1).rev() {
+                waiting.push_front(s);
+            }
+        }
+    }
+}
+
+/// Runs `query` as one multi-statement query; on failure, how many of its statements completed
+/// before the one that failed.
+async fn run(c: &mut AnyConnection, query: Joined) -> Result<(), (usize, sqlx::Error)> {
+    let expected = query.statements();
+    let (sql, args) = query.finish();
+    let mut done = 0;
+    // Only this crate's statement literals, their placeholders renumbered.
+    let mut results = (&mut *c).fetch_many(sqlx::query_with::<Any, AnyArguments>(
+        AssertSqlSafe(sql),
+        args,
+    ));
+    while let Some(r) = results.next().await {
+        match r {
+            Ok(Either::Left(_)) => done += 1,
+            Ok(Either::Right(_)) => {}
+            Err(e) => return Err((done, e)),
+        }
+    }
+    debug_assert_eq!(done, expected, "one result per statement");
+    Ok(())
+}
+
+impl<'c> Executor<'c> for &'c mut Conn {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        if !self.before_statement() {
+            return self.link().fetch_many(query);
+        }
+        async move {
+            self.catch_up().await?;
+            Ok::<_, sqlx::Error>(self.link().fetch_many(query))
+        }
+        .try_flatten_stream()
+        .boxed()
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        if !self.before_statement() {
+            return self.link().fetch_optional(query);
+        }
+        async move {
+            self.catch_up().await?;
+            self.link().fetch_optional(query).await
+        }
+        .boxed()
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<AnyStatement, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        self.link().prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        self.link().describe(sql)
+    }
+}
