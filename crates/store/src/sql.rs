@@ -247,6 +247,11 @@ impl Batch {
         }
     }
 
+    /// How many statements the batch holds (one result each when it runs).
+    pub(crate) fn statements(&self) -> usize {
+        self.parts.iter().map(|(sql, _)| statements_in(sql)).sum()
+    }
+
     /// Whether `other` has the same statements (values aside).
     pub(crate) fn same_statements(&self, other: &Batch) -> bool {
         self.parts.len() == other.parts.len()
@@ -313,7 +318,6 @@ pub(crate) struct Joined {
     sql: String,
     args: AnyArguments,
     values: usize,
-    statements: usize,
 }
 
 impl Joined {
@@ -323,7 +327,6 @@ impl Joined {
             renumber(&mut self.sql, part, self.values);
             self.sql.push_str(";\n");
             self.values += values.len();
-            self.statements += statements_in(part);
             Batch::bind_all(&mut self.args, values.iter().cloned());
         }
     }
@@ -332,12 +335,6 @@ impl Joined {
     pub(crate) fn raw(&mut self, sql: &'static str) {
         self.sql.push_str(sql);
         self.sql.push_str(";\n");
-        self.statements += statements_in(sql);
-    }
-
-    /// How many statements the query holds (one result each).
-    pub(crate) fn statements(&self) -> usize {
-        self.statements
     }
 
     pub(crate) fn finish(self) -> (String, AnyArguments) {
@@ -347,7 +344,7 @@ impl Joined {
 
 /// How many statements `sql` (a literal of this crate) holds: its semicolons outside quotes,
 /// plus one for text after the last.
-fn statements_in(sql: &str) -> usize {
+pub(crate) fn statements_in(sql: &str) -> usize {
     let (mut n, mut quote, mut open) = (0, None, false);
     for ch in sql.chars() {
         if let Some(q) = quote {
