@@ -189,8 +189,13 @@ fn key(k: &str) -> IdemKey {
 async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fail_alone() {
     let dir = testkit::TempDir::new().unwrap();
     let db = Db::open(&OpenOptions::sqlite_in(dir.path())).await.unwrap();
-    // The test runs on one thread: every write below is queued before the writer takes any, so
-    // they form one batch.
+    // A first write holds the writer while the others queue up behind it: they form one batch.
+    let hold = db.write(|_c| {
+        Box::pin(async {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            Ok::<_, Error>(())
+        })
+    });
     let mut writes = Vec::new();
     for i in 0..37 {
         // Every fifth reuses the key of the write before it: a duplicate inside the chunk.
@@ -205,7 +210,9 @@ async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fa
     let last = db.write(move |c| {
         Box::pin(async move { idempotency::record_deferred(c, &after, 99, Timestamp(1)).await })
     });
-    let (outcomes, read, last) = tokio::join!(futures::future::join_all(writes), reader, last);
+    let (holder, outcomes, read, last) =
+        tokio::join!(hold, futures::future::join_all(writes), reader, last);
+    holder.unwrap();
     for (i, out) in outcomes.into_iter().enumerate() {
         match out {
             Ok(()) => assert_ne!(i % 5, 4, "write {i} should have been refused"),
