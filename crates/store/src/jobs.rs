@@ -106,57 +106,22 @@ pub async fn enqueue_deferred(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> 
         return Ok(());
     }
     let mut batch = crate::sql::Batch::new();
-    for rows in jobs.chunks(INSERT_ROWS_MAX) {
-        let mut values = Vec::with_capacity(rows.len() * 6);
-        for job in rows {
-            values.extend([
+    for job in jobs {
+        batch.push(
+            "INSERT INTO jobs (kind, payload, run_at, state, attempts, max_attempts, dedupe_key, created_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+            vec![
                 job.kind.clone().into(),
                 job.payload.to_string().into(),
                 job.run_at.0.into(),
                 job.max_attempts.max(1).into(),
                 job.dedupe_key.clone().into(),
                 now.0.into(),
-            ]);
-        }
-        batch.push(insert_rows(rows.len()), values);
+            ],
+        );
     }
     batch.defer(c).await?;
     // A mark (SQLite) or a NOTIFY (PostgreSQL), delivered only if the write commits.
     dialect::notify_jobs(c).await
-}
-
-/// The most jobs one deferred INSERT carries.
-const INSERT_ROWS_MAX: usize = 8;
-
-/// The deferred INSERT of `n` jobs (1 to [`INSERT_ROWS_MAX`]): one statement for the jobs a write
-/// schedules (an SLA clock's warning and breach, say), so one statement for the writer to run.
-fn insert_rows(n: usize) -> &'static str {
-    static TEXTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-        (1..=INSERT_ROWS_MAX)
-            .map(|n| {
-                let rows: Vec<String> = (0..n)
-                    .map(|i| {
-                        let b = i * 6;
-                        format!(
-                            "(${}, ${}, ${}, 'pending', 0, ${}, ${}, ${}, ${})",
-                            b + 1,
-                            b + 2,
-                            b + 3,
-                            b + 4,
-                            b + 5,
-                            b + 6,
-                            b + 6
-                        )
-                    })
-                    .collect();
-                format!(
-                    "INSERT INTO jobs (kind, payload, run_at, state, attempts, max_attempts, dedupe_key, created_at, updated_at) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
-                    rows.join(", ")
-                )
-            })
-            .collect()
-    });
-    &TEXTS[n.clamp(1, INSERT_ROWS_MAX) - 1]
 }
 
 /// A job handed to one worker until `lease_until`.

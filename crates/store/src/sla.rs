@@ -659,24 +659,31 @@ pub async fn insert_new_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaC
     let Some(ids) = writer_clock_ids(c, ks.len()).await? else {
         return insert_clocks(c, ks).await;
     };
-    let mut values = Vec::with_capacity(ks.len() * 13);
+    let mut batch = crate::sql::Batch::new();
     let mut out = Vec::with_capacity(ks.len());
     for (k, id) in ks.iter().zip(ids) {
-        values.extend([
-            id.into(),
-            k.subject.kind.as_str().into(),
-            k.subject.id.into(),
-            k.brand_id.map(|b| b.0).into(),
-            k.customer_id.map(|b| b.0).into(),
-            k.metric.as_str().into(),
-            k.policy_id.map(|p| p.0).into(),
-            k.calendar_id.0.into(),
-            k.started_at.0.into(),
-            k.target_ms.into(),
-            k.warn_ms.into(),
-            k.due_at.map(|t| t.0).into(),
-            k.warn_at.map(|t| t.0).into(),
-        ]);
+        batch.push(
+            concat!(
+                "INSERT INTO sla_clocks (id, ",
+                clock_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '[]', 1, $9, $9)"
+            ),
+            vec![
+                id.into(),
+                k.subject.kind.as_str().into(),
+                k.subject.id.into(),
+                k.brand_id.map(|b| b.0).into(),
+                k.customer_id.map(|b| b.0).into(),
+                k.metric.as_str().into(),
+                k.policy_id.map(|p| p.0).into(),
+                k.calendar_id.0.into(),
+                k.started_at.0.into(),
+                k.target_ms.into(),
+                k.warn_ms.into(),
+                k.due_at.map(|t| t.0).into(),
+                k.warn_at.map(|t| t.0).into(),
+            ],
+        );
         out.push(SlaClock {
             id: SlaClockId(id),
             subject: k.subject,
@@ -702,50 +709,8 @@ pub async fn insert_new_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaC
             updated_at: k.started_at,
         });
     }
-    // One statement for all of them (a ticket starts two or three).
-    for (rows, values) in ks
-        .chunks(NEW_CLOCKS_MAX)
-        .zip(values.chunks(NEW_CLOCKS_MAX * 13))
-    {
-        crate::sql::Batch::one(new_clocks_insert(rows.len()), values.to_vec())
-            .defer(c)
-            .await?;
-    }
+    batch.defer(c).await?;
     Ok(out)
-}
-
-/// The most clocks one INSERT of [`insert_new_clocks`] carries.
-const NEW_CLOCKS_MAX: usize = 4;
-
-/// The INSERT of `n` new clocks with their ids (1 to [`NEW_CLOCKS_MAX`]).
-fn new_clocks_insert(n: usize) -> &'static str {
-    static TEXTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-        (1..=NEW_CLOCKS_MAX)
-            .map(|n| {
-                let rows: Vec<String> = (0..n)
-                    .map(|i| {
-                        let b = i * 13;
-                        let own: Vec<String> = (1..=13).map(|k| format!("${}", b + k)).collect();
-                        // pauses, version, then created_at and updated_at = started_at.
-                        format!(
-                            "({}, '[]', 1, ${started}, ${started})",
-                            own.join(", "),
-                            started = b + 9
-                        )
-                    })
-                    .collect();
-                format!(
-                    concat!(
-                        "INSERT INTO sla_clocks (id, ",
-                        clock_columns!(),
-                        ") VALUES {}"
-                    ),
-                    rows.join(", ")
-                )
-            })
-            .collect()
-    });
-    &TEXTS[n.clamp(1, NEW_CLOCKS_MAX) - 1]
 }
 
 /// In the SQLite writer, `n` clock ids handed out by the writer (every clock written there
