@@ -194,19 +194,24 @@ impl Conn {
         };
         let out = d.flush(c, true).await;
         let failed = std::mem::take(&mut d.failed);
-        d.begun = false;
         match (out, d.broken.take()) {
+            // The transaction may still be open: `abandon` rolls it back.
             (_, Some(e)) => Err(e),
             (Err(e), None) => Err(e.into()),
-            (Ok(()), None) => Ok(failed),
+            (Ok(()), None) => {
+                d.begun = false;
+                Ok(failed)
+            }
         }
     }
 
-    /// After a batch failed: rolls its transaction back, forgets what it deferred.
+    /// After a batch failed: rolls its transaction back (if SQLite has not already), forgets
+    /// what it deferred, and leaves the connection ready for the next batch.
     pub(crate) async fn abandon(&mut self) {
         let Self { link, deferral } = self;
         if let (Link::Own(c), Some(d)) = (link, deferral) {
             if d.begun {
+                // Fails harmlessly when no transaction is open any more.
                 let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *c).await;
             }
             *d = Deferral::default();

@@ -189,13 +189,8 @@ fn key(k: &str) -> IdemKey {
 async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fail_alone() {
     let dir = testkit::TempDir::new().unwrap();
     let db = Db::open(&OpenOptions::sqlite_in(dir.path())).await.unwrap();
-    // A first write holds the writer while the others queue up behind it: they form one batch.
-    let hold = db.write(|_c| {
-        Box::pin(async {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            Ok::<_, Error>(())
-        })
-    });
+    // The test runs on one thread, as does the writer task: every write below is queued before
+    // the writer takes any, so they form one batch.
     let mut writes = Vec::new();
     for i in 0..37 {
         // Every fifth reuses the key of the write before it: a duplicate inside the chunk.
@@ -210,9 +205,7 @@ async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fa
     let last = db.write(move |c| {
         Box::pin(async move { idempotency::record_deferred(c, &after, 99, Timestamp(1)).await })
     });
-    let (holder, outcomes, read, last) =
-        tokio::join!(hold, futures::future::join_all(writes), reader, last);
-    holder.unwrap();
+    let (outcomes, read, last) = tokio::join!(futures::future::join_all(writes), reader, last);
     for (i, out) in outcomes.into_iter().enumerate() {
         match out {
             Ok(()) => assert_ne!(i % 5, 4, "write {i} should have been refused"),
@@ -232,6 +225,43 @@ async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fa
         ("k36", Some(36)),
         ("after", Some(99)),
     ] {
+        let want = key(k);
+        let found = db
+            .read(move |c| Box::pin(async move { idempotency::find(c, &want).await }))
+            .await
+            .unwrap();
+        assert_eq!(found.map(|e| e.resource_id), id, "key {k}");
+    }
+}
+
+/// A group commit that cannot finish (here a write ends the writer's savepoint itself, so the
+/// step to the next write fails) refuses every write in it and leaves nothing of them; the writer
+/// rolls back and the next write lands.
+#[tokio::test]
+async fn a_failed_group_commit_refuses_its_writes_and_the_next_one_lands() {
+    let dir = testkit::TempDir::new().unwrap();
+    let db = Db::open(&OpenOptions::sqlite_in(dir.path())).await.unwrap();
+    // One thread: both writes are queued before the writer takes either — one batch.
+    let before = key("before");
+    let first = db.write(move |c| {
+        Box::pin(async move { idempotency::record_deferred(c, &before, 1, Timestamp(1)).await })
+    });
+    let saboteur = db.write(|c| {
+        Box::pin(async move {
+            sqlx::raw_sql("RELEASE w").execute(&mut *c).await?;
+            Ok::<_, Error>(())
+        })
+    });
+    let (first, saboteur) = tokio::join!(first, saboteur);
+    assert!(saboteur.is_err(), "the batch could not commit");
+    assert!(first.is_err(), "a write of the failed batch is refused too");
+    let after = key("after");
+    db.write(move |c| {
+        Box::pin(async move { idempotency::record_deferred(c, &after, 2, Timestamp(1)).await })
+    })
+    .await
+    .expect("the writer goes on after a failed batch");
+    for (k, id) in [("before", None), ("after", Some(2))] {
         let want = key(k);
         let found = db
             .read(move |c| Box::pin(async move { idempotency::find(c, &want).await }))
