@@ -143,13 +143,20 @@ impl Conn {
         }
     }
 
+    /// The writer's connection and what its batch deferred; `None` outside the SQLite writer.
+    fn writer_parts(&mut self) -> Option<(&mut AnyConnection, &mut Deferral)> {
+        match (&mut self.link, &mut self.deferral) {
+            (Link::Own(c), Some(d)) => Some((c, d)),
+            _ => None,
+        }
+    }
+
     /// Runs what earlier writes of the batch left waiting.
     async fn catch_up(&mut self) -> Result<(), sqlx::Error> {
-        let Self { link, deferral } = self;
-        let (Link::Own(c), Some(d)) = (link, deferral) else {
-            return Ok(());
-        };
-        d.flush(c, false).await
+        match self.writer_parts() {
+            Some((c, d)) => d.flush(c, false).await,
+            None => Ok(()),
+        }
     }
 
     // ------------------------------------------------------------ the writer's side
@@ -157,8 +164,7 @@ impl Conn {
     /// The running write ended: `ok` keeps its deferred statements as a segment; a failed write
     /// is undone (its savepoint, if it ran anything) and its deferred statements dropped.
     pub(crate) async fn end_write(&mut self, index: usize, ok: bool) -> Result<(), Error> {
-        let Self { link, deferral } = self;
-        let (Link::Own(c), Some(d)) = (link, deferral) else {
+        let Some((c, d)) = self.writer_parts() else {
             return Ok(());
         };
         let statements = std::mem::take(&mut d.current);
@@ -175,12 +181,7 @@ impl Conn {
         }
         if touched {
             // It ran statements after the batch caught up: the savepoint holds its work only.
-            if let Err(e) = sqlx::raw_sql("ROLLBACK TO w; RELEASE w; SAVEPOINT w")
-                .execute(&mut *c)
-                .await
-            {
-                return Err(d.broken_by(e).into());
-            }
+            d.step(c, UNDO).await?;
         }
         Ok(())
     }
@@ -188,8 +189,7 @@ impl Conn {
     /// Runs every waiting segment and commits the batch. The writes whose segment failed (rolled
     /// back alone) come back with their error; an `Err` means the batch as a whole failed.
     pub(crate) async fn commit(&mut self) -> Result<Vec<(usize, Error)>, Error> {
-        let Self { link, deferral } = self;
-        let (Link::Own(c), Some(d)) = (link, deferral) else {
+        let Some((c, d)) = self.writer_parts() else {
             return Ok(Vec::new());
         };
         let out = d.flush(c, true).await;
@@ -208,8 +208,7 @@ impl Conn {
     /// After a batch failed: rolls its transaction back (if SQLite has not already), forgets
     /// what it deferred, and leaves the connection ready for the next batch.
     pub(crate) async fn abandon(&mut self) {
-        let Self { link, deferral } = self;
-        if let (Link::Own(c), Some(d)) = (link, deferral) {
+        if let Some((c, d)) = self.writer_parts() {
             if d.begun {
                 // Fails harmlessly when no transaction is open any more.
                 let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *c).await;
@@ -251,6 +250,8 @@ struct Deferral {
 const BEGIN: &str = "BEGIN; SAVEPOINT w";
 const NEXT: &str = "RELEASE w; SAVEPOINT w";
 const END: &str = "RELEASE w; COMMIT";
+/// Undoes the savepoint's work and opens the next one.
+const UNDO: &str = "ROLLBACK TO w; RELEASE w; SAVEPOINT w";
 /// Chunk sizes of a run of like segments, largest first.
 const CHUNKS: [usize; 5] = [16, 8, 4, 2, 1];
 
@@ -259,6 +260,14 @@ impl Deferral {
     fn broken_by(&mut self, e: sqlx::Error) -> sqlx::Error {
         self.broken = Some(Error::Corrupt(format!("group commit: {e}")));
         e
+    }
+
+    /// Runs a step of the batch's transaction (`sql` without placeholders); if it fails, the
+    /// batch cannot commit.
+    async fn step(&mut self, c: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+        let mut query = Joined::default();
+        query.raw(sql);
+        run(c, query).await.map_err(|(_, e)| self.broken_by(e))
     }
 
     /// Runs the waiting segments (after the batch's `BEGIN`, if it has not run); with `end`,
@@ -274,18 +283,14 @@ impl Deferral {
                 // Nothing ran and nothing waits: there is no transaction to commit.
                 return Ok(());
             }
-            let mut begin = Joined::default();
-            begin.raw(BEGIN);
-            run(c, begin).await.map_err(|(_, e)| self.broken_by(e))?;
+            self.step(c, BEGIN).await?;
             self.begun = true;
         }
         let mut waiting: VecDeque<Segment> = std::mem::take(&mut self.pending).into();
         loop {
             let Some(first) = waiting.front() else {
                 if end {
-                    let mut commit = Joined::default();
-                    commit.raw(END);
-                    run(c, commit).await.map_err(|(_, e)| self.broken_by(e))?;
+                    self.step(c, END).await?;
                 }
                 return Ok(());
             };
@@ -344,12 +349,7 @@ impl Deferral {
             // segment, or the whole chunk if it shared one. What it undid of the others, and the
             // segments that did not run, go first in the next chunk.
             self.failed.push((chunk[at].write, Error::from(e)));
-            if let Err(e) = sqlx::raw_sql("ROLLBACK TO w; RELEASE w; SAVEPOINT w")
-                .execute(&mut *c)
-                .await
-            {
-                return Err(self.broken_by(e));
-            }
+            self.step(c, UNDO).await?;
             let again = chunk
                 .into_iter()
                 .enumerate()

@@ -262,20 +262,6 @@ impl Batch {
                 .all(|((a, _), (b, _))| std::ptr::eq(*a, *b) || a == b)
     }
 
-    fn joined(self) -> (String, AnyArguments) {
-        let mut sql = String::new();
-        let mut args = AnyArguments::default();
-        let mut offset = 0;
-        for (part, values) in self.parts {
-            let n = values.len();
-            renumber(&mut sql, part, offset);
-            sql.push_str(";\n");
-            Self::bind_all(&mut args, values);
-            offset += n;
-        }
-        (sql, args)
-    }
-
     pub async fn run(self, c: &mut Conn) -> Result<(), Error> {
         if self.parts.len() <= 1 || c.backend_name() == "PostgreSQL" {
             for (sql, values) in self.parts {
@@ -287,7 +273,9 @@ impl Batch {
             }
             return Ok(());
         }
-        let (sql, args) = self.joined();
+        let mut joined = Joined::default();
+        joined.take(self);
+        let (sql, args) = joined.finish();
         // Only this crate's statement literals, their placeholders renumbered.
         sqlx::query_with::<Any, AnyArguments>(AssertSqlSafe(sql), args)
             .execute(&mut *c)
@@ -321,20 +309,30 @@ pub(crate) struct Joined {
 }
 
 impl Joined {
-    /// Appends `batch`'s statements.
+    /// Appends `batch`'s statements, copying their values (the batch may have to run again).
     pub(crate) fn add(&mut self, batch: &Batch) {
         for (part, values) in &batch.parts {
-            renumber(&mut self.sql, part, self.values);
-            self.sql.push_str(";\n");
-            self.values += values.len();
-            Batch::bind_all(&mut self.args, values.iter().cloned());
+            self.push(part, values.iter().cloned());
+        }
+    }
+
+    /// Appends `batch`'s statements, taking their values.
+    fn take(&mut self, batch: Batch) {
+        for (part, values) in batch.parts {
+            self.push(part, values.into_iter());
         }
     }
 
     /// Appends statements without placeholders.
     pub(crate) fn raw(&mut self, sql: &'static str) {
-        self.sql.push_str(sql);
+        self.push(sql, std::iter::empty());
+    }
+
+    fn push(&mut self, sql: &str, values: impl ExactSizeIterator<Item = Value>) {
+        renumber(&mut self.sql, sql, self.values);
         self.sql.push_str(";\n");
+        self.values += values.len();
+        Batch::bind_all(&mut self.args, values);
     }
 
     pub(crate) fn finish(self) -> (String, AnyArguments) {

@@ -396,25 +396,15 @@ async fn answering_again_is_refused_or_a_replay_and_changes_nothing() {
         let w = World::new(db, which);
         let d = desk(&w).await;
         let (id, key) = invite(&w, &d, "link").await;
-        let first = surveys::answer_by_link(
-            &w.app,
-            w.clock.now(),
-            &key,
-            answers(json!({"satisfaction": 2, "solved": true})),
-        )
-        .await
-        .unwrap();
+        let by_link = |a| surveys::answer_by_link(&w.app, w.clock.now(), &key, answers(a));
+        let first = by_link(json!({"satisfaction": 2, "solved": true}))
+            .await
+            .unwrap();
         assert!(first.poor);
         let before = invitations(&w, &d).await;
 
         for again in [
-            surveys::answer_by_link(
-                &w.app,
-                w.clock.now(),
-                &key,
-                answers(json!({"satisfaction": 5, "solved": true})),
-            )
-            .await,
+            by_link(json!({"satisfaction": 5, "solved": true})).await,
             surveys::record_on_call(
                 &w.app,
                 &d.agent,
@@ -430,14 +420,9 @@ async fn answering_again_is_refused_or_a_replay_and_changes_nothing() {
         }
         assert_eq!(unassigned(&w).await.len(), 1, "still one follow-up");
         // The same answers again — a retry after a lost answer — get what they made, once.
-        let retried = surveys::answer_by_link(
-            &w.app,
-            w.clock.now(),
-            &key,
-            answers(json!({"satisfaction": 2, "solved": true})),
-        )
-        .await
-        .unwrap();
+        let retried = by_link(json!({"satisfaction": 2, "solved": true}))
+            .await
+            .unwrap();
         assert!(retried.replayed, "{which:?}");
         assert_eq!(
             (

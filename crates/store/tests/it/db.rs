@@ -88,12 +88,7 @@ async fn concurrent_writes_all_land_and_a_failing_one_fails_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_deferred_statement_fails_its_write_alone() {
     each_backend(|db, which| async move {
-        let taken = IdemKey {
-            principal: "user:1".into(),
-            route: "POST /x".into(),
-            key: "taken".into(),
-            body_hash: "h".into(),
-        };
+        let taken = key("taken");
         let k = taken.clone();
         db.write(move |c| {
             Box::pin(async move { idempotency::record_deferred(c, &k, 1, Timestamp(1)).await })
@@ -135,14 +130,7 @@ async fn a_failing_deferred_statement_fails_its_write_alone() {
             .unwrap();
         assert_eq!(n, 40, "{which:?}: the refused writes left no customer");
         for i in [2, 3] {
-            let k = IdemKey {
-                key: format!("free-{i}"),
-                ..taken.clone()
-            };
-            let found = db
-                .read(move |c| Box::pin(async move { idempotency::find(c, &k).await }))
-                .await
-                .unwrap();
+            let found = stored(&db, &format!("free-{i}")).await;
             assert_eq!(found.is_some(), i == 3, "{which:?}: key free-{i}");
         }
     })
@@ -179,6 +167,15 @@ fn key(k: &str) -> IdemKey {
         key: k.into(),
         body_hash: "h".into(),
     }
+}
+
+/// The resource the idempotency key `k` (of [`key`]) is stored with, if it is.
+async fn stored(db: &Db, k: &str) -> Option<i64> {
+    let want = key(k);
+    db.read(move |c| Box::pin(async move { idempotency::find(c, &want).await }))
+        .await
+        .unwrap()
+        .map(|e| e.resource_id)
 }
 
 /// Writes whose statements are all deferred wait on the SQLite writer's connection and go in
@@ -225,12 +222,7 @@ async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fa
         ("k36", Some(36)),
         ("after", Some(99)),
     ] {
-        let want = key(k);
-        let found = db
-            .read(move |c| Box::pin(async move { idempotency::find(c, &want).await }))
-            .await
-            .unwrap();
-        assert_eq!(found.map(|e| e.resource_id), id, "key {k}");
+        assert_eq!(stored(&db, k).await, id, "key {k}");
     }
 }
 
@@ -262,11 +254,6 @@ async fn a_failed_group_commit_refuses_its_writes_and_the_next_one_lands() {
     .await
     .expect("the writer goes on after a failed batch");
     for (k, id) in [("before", None), ("after", Some(2))] {
-        let want = key(k);
-        let found = db
-            .read(move |c| Box::pin(async move { idempotency::find(c, &want).await }))
-            .await
-            .unwrap();
-        assert_eq!(found.map(|e| e.resource_id), id, "key {k}");
+        assert_eq!(stored(&db, k).await, id, "key {k}");
     }
 }

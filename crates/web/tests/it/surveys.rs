@@ -219,13 +219,8 @@ async fn the_api_sends_lists_and_records_answers_given_on_a_call() {
         assert_eq!(items[0]["subject_label"], s.number);
 
         let uri = format!("/api/v1/surveys/invitations/{id}/responses");
-        let bad = api(
-            &s,
-            "POST",
-            &uri,
-            Some(json!({"answers": {"satisfaction": 7, "solved": true}})),
-        )
-        .await;
+        let answer = |a: serde_json::Value| api(&s, "POST", &uri, Some(json!({ "answers": a })));
+        let bad = answer(json!({"satisfaction": 7, "solved": true})).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{which:?}");
         assert_eq!(bad.json()["error"]["code"], "validation");
         assert_eq!(
@@ -233,26 +228,14 @@ async fn the_api_sends_lists_and_records_answers_given_on_a_call() {
             "a rating from 1 to 5"
         );
 
-        let ok = api(
-            &s,
-            "POST",
-            &uri,
-            Some(json!({"answers": {"satisfaction": 2, "solved": true, "comment": "师傅迟到"}})),
-        )
-        .await;
+        let ok = answer(json!({"satisfaction": 2, "solved": true, "comment": "师傅迟到"})).await;
         assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
         let out = ok.json();
         assert_eq!(out["poor"], true);
         let number = out["follow_up_number"].as_str().unwrap().to_string();
         assert!(number.starts_with("KF"), "{number}");
 
-        let again = api(
-            &s,
-            "POST",
-            &uri,
-            Some(json!({"answers": {"satisfaction": 5, "solved": true}})),
-        )
-        .await;
+        let again = answer(json!({"satisfaction": 5, "solved": true})).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
         assert_eq!(again.json()["error"]["code"], "conflict");
         assert_eq!(
@@ -261,13 +244,7 @@ async fn the_api_sends_lists_and_records_answers_given_on_a_call() {
         );
         // A retry of the recorded answers (the first answer was lost on the way back) gets what
         // they made, with 200 and nothing recorded twice.
-        let retry = api(
-            &s,
-            "POST",
-            &uri,
-            Some(json!({"answers": {"satisfaction": 2, "solved": true, "comment": "师傅迟到"}})),
-        )
-        .await;
+        let retry = answer(json!({"satisfaction": 2, "solved": true, "comment": "师傅迟到"})).await;
         assert_eq!(retry.status, StatusCode::OK, "{}", retry.text);
         assert_eq!(retry.headers["idempotent-replayed"], "true");
         assert_eq!(retry.json()["follow_up_number"], number.as_str());
