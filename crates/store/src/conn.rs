@@ -18,7 +18,7 @@
 //! texts must repeat: segments are sent in runs of the same statements (the same kind of write),
 //! cut into chunks of 16, 8, 4, 2 or 1 — a handful of texts per kind of write.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use futures::future::BoxFuture;
@@ -213,14 +213,64 @@ impl Conn {
                 // Fails harmlessly when no transaction is open any more.
                 let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *c).await;
             }
-            *d = Deferral::default();
+            let counters = std::mem::take(&mut d.counters);
+            *d = Deferral {
+                counters,
+                ..Deferral::default()
+            };
         }
+    }
+
+    /// Inside the writer: the counter `key` plus one ([`crate::dialect::sqlite_next_id`]).
+    pub(crate) fn count_up(&mut self, key: &str) -> Counted {
+        match &mut self.deferral {
+            None => Counted::NotWriter,
+            Some(d) => match d.counters.get_mut(key) {
+                Some(last) => {
+                    *last += 1;
+                    Counted::Next(*last)
+                }
+                None => Counted::New,
+            },
+        }
+    }
+
+    /// Inside the writer: starts the counter `key` at `next` (read from the database) and
+    /// returns it.
+    pub(crate) fn start_count(&mut self, key: String, next: i64) -> i64 {
+        if let Some(d) = &mut self.deferral {
+            d.counters.insert(key, next);
+        }
+        next
+    }
+
+    /// Inside the writer: the running batch enqueued a job ([`crate::dialect::notify_jobs`]).
+    pub(crate) fn mark_enqueued(&mut self) {
+        if let Some(d) = &mut self.deferral {
+            d.enqueued = true;
+        }
+    }
+
+    /// Whether the batch just finished enqueued a job; clears the mark.
+    pub(crate) fn take_enqueued(&mut self) -> bool {
+        self.deferral
+            .as_mut()
+            .is_some_and(|d| std::mem::take(&mut d.enqueued))
     }
 
     /// Whether the batch can no longer commit (a rollback inside it failed).
     pub(crate) fn broken(&self) -> bool {
         self.deferral.as_ref().is_some_and(|d| d.broken.is_some())
     }
+}
+
+/// What [`Conn::count_up`] found.
+pub(crate) enum Counted {
+    /// Not the SQLite writer: the database hands out ids.
+    NotWriter,
+    Next(i64),
+    /// The counter is not known yet: read it, then [`Conn::start_count`].
+    New,
 }
 
 /// A finished write's deferred statements.
@@ -245,6 +295,11 @@ struct Deferral {
     failed: Vec<(usize, Error)>,
     /// Set when a rollback failed: the batch cannot commit.
     broken: Option<Error>,
+    /// Whether the batch enqueued a job.
+    enqueued: bool,
+    /// The last id (or number) handed out per table (or numbering series and day); kept from
+    /// batch to batch.
+    counters: HashMap<String, i64>,
 }
 
 const BEGIN: &str = "BEGIN; SAVEPOINT w";

@@ -168,11 +168,7 @@ impl Db {
                 MIGRATOR_SQLITE.run(&mut conn).await?;
             }
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(crate::dialect::sqlite_writer_scope(writer_task(
-                Conn::writer(conn),
-                rx,
-                jobs.sender(),
-            )));
+            tokio::spawn(writer_task(Conn::writer(conn), rx, jobs.sender()));
             writer = Some(tx);
         }
         let read = AnyPoolOptions::new()
@@ -392,7 +388,7 @@ async fn writer_task(
             tracing::error!(error = ?error, "group commit failed; every write in the batch is refused");
             conn.abandon().await;
         }
-        if crate::dialect::sqlite_take_enqueued() && error.is_none() {
+        if conn.take_enqueued() && error.is_none() {
             crate::dialect::wake(&jobs);
         }
         for (finish, own) in done {

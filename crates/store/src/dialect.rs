@@ -1,14 +1,13 @@
 //! The few statements that differ between SQLite and PostgreSQL, side by side: backups, the
 //! job queue's claim, and how job runners are woken (LISTEN/NOTIFY or an in-process signal).
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use crate::conn::Counted;
 use crate::{Backend, Conn, Error};
 
 /// Writes a consistent copy of the SQLite database to `dest` (a new file) without stopping
@@ -93,109 +92,68 @@ pub(crate) async fn claim_jobs(
     Ok(rows)
 }
 
-tokio::task_local! {
-    /// Inside the SQLite writer task: whether the batch being committed enqueued a job.
-    static SQLITE_ENQUEUED: Cell<bool>;
-}
-
 /// Tells job runners that work was enqueued, once the surrounding transaction commits.
 /// PostgreSQL: `NOTIFY`, which the server delivers to every listening process at commit (and
-/// drops on rollback). SQLite: a mark the writer task reads after its commit, to wake the runners
-/// of this process (the only process that writes).
+/// drops on rollback). SQLite: a mark on the writer's connection, read after its commit, to wake
+/// the runners of this process (the only process that writes).
 pub async fn notify_jobs(c: &mut Conn) -> Result<(), Error> {
     if c.backend_name() == "PostgreSQL" {
         sqlx::raw_sql("NOTIFY kefu_jobs").execute(&mut *c).await?;
     } else {
-        let _ = SQLITE_ENQUEUED.try_with(|marked| marked.set(true));
+        c.mark_enqueued();
     }
     Ok(())
-}
-
-tokio::task_local! {
-    /// Inside the SQLite writer task: the last id handed out per table ([`sqlite_next_id`]).
-    static SQLITE_IDS: RefCell<std::collections::HashMap<String, i64>>;
-}
-
-/// Runs the SQLite writer task with room for the mark `notify_jobs` leaves and for the ids it
-/// hands out.
-pub(crate) fn sqlite_writer_scope<F: Future>(f: F) -> impl Future<Output = F::Output> {
-    SQLITE_ENQUEUED.scope(
-        Cell::new(false),
-        SQLITE_IDS.scope(RefCell::new(std::collections::HashMap::new()), f),
-    )
 }
 
 /// Inside the SQLite writer: the next id of `table` (a literal of this crate whose key is
 /// `id INTEGER PRIMARY KEY`), so that its row can be written later in the write, with the
 /// statements it defers, instead of in a round trip of its own. The writer holds the database's
 /// lock and is the only connection that writes, so the largest id, read once, then counted up
-/// here, is the next free one — provided every INSERT into `table` takes its id from here.
-/// An id whose write rolls back is not handed out again (a gap, as a PostgreSQL sequence
-/// leaves). `None` outside the writer (PostgreSQL, where sequences hand out ids).
+/// on its connection ([`Conn::count_up`]), is the next free one — provided every INSERT into
+/// `table` takes its id from here. An id whose write rolls back is not handed out again (a gap,
+/// as a PostgreSQL sequence leaves). `None` outside the writer (PostgreSQL, where sequences hand
+/// out ids).
 pub(crate) async fn sqlite_next_id(
     c: &mut Conn,
     table: &'static str,
 ) -> Result<Option<i64>, Error> {
-    sqlite_count_up(table, async move {
-        // `table` is a literal of this crate.
-        let read = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
-        let (max,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(read))
-            .fetch_one(&mut *c)
-            .await?;
-        Ok(max)
-    })
-    .await
+    match c.count_up(table) {
+        Counted::NotWriter => Ok(None),
+        Counted::Next(n) => Ok(Some(n)),
+        Counted::New => {
+            // `table` is a literal of this crate.
+            let read = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+            let (max,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(read))
+                .fetch_one(&mut *c)
+                .await?;
+            Ok(Some(c.start_count(table.to_string(), max + 1)))
+        }
+    }
 }
 
 /// Inside the SQLite writer: the next value of the day's counter of a numbering `series`
-/// (`number_counters`), counted here like [`sqlite_next_id`]; the caller stores it back with
-/// its write. `None` outside the writer.
+/// (`number_counters`), counted like [`sqlite_next_id`]; the caller stores it back with its
+/// write. `None` outside the writer.
 pub(crate) async fn sqlite_next_count(
     c: &mut Conn,
     series: &str,
     day: &str,
 ) -> Result<Option<i64>, Error> {
-    sqlite_count_up(&format!("number_counters/{series}/{day}"), async move {
-        let (last,): (i64,) = sqlx::query_as(
-            "SELECT COALESCE(MAX(last), 0) FROM number_counters WHERE series = $1 AND day = $2",
-        )
-        .bind(series)
-        .bind(day)
-        .fetch_one(&mut *c)
-        .await?;
-        Ok(last)
-    })
-    .await
-}
-
-/// The writer's counter `key` plus one; the first time, the counter starts from what `read`
-/// finds in the database (`read` is awaited only then). `None` outside the writer.
-async fn sqlite_count_up(
-    key: &str,
-    read: impl Future<Output = Result<i64, Error>>,
-) -> Result<Option<i64>, Error> {
-    let counted = SQLITE_IDS.try_with(|ids| {
-        ids.borrow_mut().get_mut(key).map(|last| {
-            *last += 1;
-            *last
-        })
-    });
-    match counted {
-        Err(_) => Ok(None),
-        Ok(Some(next)) => Ok(Some(next)),
-        Ok(None) => {
-            let next = read.await? + 1;
-            SQLITE_IDS.with(|ids| ids.borrow_mut().insert(key.to_string(), next));
-            Ok(Some(next))
+    let key = format!("number_counters/{series}/{day}");
+    match c.count_up(&key) {
+        Counted::NotWriter => Ok(None),
+        Counted::Next(n) => Ok(Some(n)),
+        Counted::New => {
+            let (last,): (i64,) = sqlx::query_as(
+                "SELECT COALESCE(MAX(last), 0) FROM number_counters WHERE series = $1 AND day = $2",
+            )
+            .bind(series)
+            .bind(day)
+            .fetch_one(&mut *c)
+            .await?;
+            Ok(Some(c.start_count(key, last + 1)))
         }
     }
-}
-
-/// Whether the batch just finished enqueued a job; clears the mark. Called by the writer task.
-pub(crate) fn sqlite_take_enqueued() -> bool {
-    SQLITE_ENQUEUED
-        .try_with(|marked| marked.replace(false))
-        .unwrap_or(false)
 }
 
 /// Wakes this process's job runners: a counter they watch. On PostgreSQL a task holding a
