@@ -31,8 +31,8 @@ where
         });
     };
     // No read before the write: retries are rare, and the key is recorded in the same
-    // transaction as the resource (at its end, with its other deferred statements). A key that
-    // is stored already makes the write fail and roll back; the earlier request is read then.
+    // transaction as the resource. A key that is stored already makes the write fail and roll
+    // back; the earlier request is read then.
     let at = ctx.now();
     let k = key.clone();
     let out = app
@@ -40,7 +40,7 @@ where
         .write(move |c| {
             Box::pin(async move {
                 let id = create(c).await?;
-                idempotency::record_deferred(c, &k, id, at).await?;
+                idempotency::record(c, &k, id, at).await?;
                 Ok(id)
             })
         })

@@ -292,8 +292,8 @@ pub async fn start(
 }
 
 /// [`start`] for a subject created in the same write (a new ticket), which has no clocks yet:
-/// on the SQLite writer the clocks are written with the write's deferred statements
-/// (`db::insert_new_clocks`), so a ticket create waits for no round trip here.
+/// on the SQLite writer the clocks take their ids from the writer (`db::insert_new_clocks`),
+/// so nothing is read back.
 pub async fn start_new(
     c: &mut Conn,
     subject: Subject,
@@ -336,15 +336,14 @@ fn new_clocks(
     Ok(new)
 }
 
-/// The warning and breach jobs of clocks just started, at the end of the write with the other
-/// deferred statements (this runs inside every ticket create).
+/// The warning and breach jobs of clocks just started (this runs inside every ticket create).
 async fn schedule_new(c: &mut Conn, started: &[SlaClock], now: Timestamp) -> Result<()> {
     let jobs: Vec<NewJob> = started
         .iter()
         .flat_map(wanted_jobs)
         .map(|(_, job)| job)
         .collect();
-    jobs::enqueue_deferred(c, &jobs, now).await?;
+    jobs::enqueue_all(c, &jobs, now).await?;
     Ok(())
 }
 

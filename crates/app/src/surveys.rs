@@ -1206,14 +1206,7 @@ async fn open_follow_up(
         updated_at: now,
         closed_at: None,
     };
-    let id = crate::tickets::insert_new(
-        c,
-        &mut ticket,
-        None,
-        facts.tz,
-        store::tickets::RowWrite::Now,
-    )
-    .await?;
+    let id = crate::tickets::insert_new(c, &mut ticket, None, facts.tz).await?;
     ticket_event(
         c,
         &ticket,

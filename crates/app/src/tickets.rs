@@ -512,27 +512,18 @@ async fn department(c: &mut Conn, field: &str, id: i64) -> Result<OrgUnitId> {
 }
 
 /// Stores a new ticket (`t.number` and `t.state.id` are ignored) with the next number of the
-/// day `t.created_at` falls on in `tz`: `KF20261001-000123`. Sets both on `t`. `when`: see
-/// [`tickets::RowWrite`].
+/// day `t.created_at` falls on in `tz`: `KF20261001-000123`. Sets both on `t`.
 pub(crate) async fn insert_new(
     c: &mut Conn,
     t: &mut Ticket,
     access_key_hash: Option<&str>,
     tz: chrono_tz::Tz,
-    when: tickets::RowWrite,
 ) -> Result<TicketId> {
     let day = t.created_at.date_in(tz);
     let prefix = format!("KF{}-", day.to_string().replace('-', ""));
-    let (id, number) = tickets::insert_numbered(
-        c,
-        t,
-        access_key_hash,
-        "ticket",
-        &day.to_string(),
-        &prefix,
-        when,
-    )
-    .await?;
+    let (id, number) =
+        tickets::insert_numbered(c, t, access_key_hash, "ticket", &day.to_string(), &prefix)
+            .await?;
     t.state.id = id;
     t.number = number;
     Ok(id)
@@ -599,7 +590,7 @@ async fn on_timeline(
             Some(t.id()),
         );
         // Nothing in the write reads the entry back: it goes with the write's end.
-        batch.defer(c).await?;
+        batch.run(c).await?;
     }
     Ok(())
 }
@@ -1145,9 +1136,7 @@ pub(crate) async fn create_keyed(
             t.device_id = r.device;
             t.created_at = now;
             t.updated_at = now;
-            // Everything below that refers to the ticket is deferred too (clocks, jobs,
-            // history, timeline, search document, audit): the row goes with them.
-            let id = insert_new(c, &mut t, Some(&key_hash), tz, tickets::RowWrite::AtEnd).await?;
+            let id = insert_new(c, &mut t, Some(&key_hash), tz).await?;
             crate::sla::start_new(
                 c,
                 domain::sla::Subject::ticket(id),
@@ -1163,8 +1152,7 @@ pub(crate) async fn create_keyed(
             row.brand_id = t.brand_id;
             row.customer_id = t.customer_id.or(t.requester_id);
             row.title = format!("{} {}", t.number, t.subject);
-            // The search document, the history row and the audit row are read by nobody in
-            // this write: sent together at its end (one round trip on SQLite).
+            // The search document, the history row and the audit row.
             let mut batch = store::sql::Batch::new();
             store::search::upsert_into(&mut batch, &row);
             tickets::insert_event_into(
@@ -1216,7 +1204,7 @@ pub(crate) async fn create_keyed(
                 t.brand_id,
                 Some(json!({ "number": t.number, "kind": kind.as_str(), "owner": t.state.owner })),
             );
-            batch.defer(c).await?;
+            batch.run(c).await?;
             *numbered_w.lock().expect("not poisoned") = Some(t.number);
             Ok(id.0)
         })

@@ -83,6 +83,22 @@ struct Inner {
     live: crate::dialect::LiveBus,
 }
 
+/// The writer's settings.
+const WRITER_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+    // 64 MiB of page cache for the one writer (the default is 2 MiB): a batch of commits
+    // touches index pages all over a large database.
+    "PRAGMA cache_size=-65536",
+    // Each write of a group commit runs in its own savepoint; SQLite keeps the pages a
+    // savepoint may have to roll back in a sub-journal, by default a temporary file: one pwrite
+    // per page first touched in each savepoint. In memory they cost a copy. Durability is the
+    // WAL's, not the sub-journal's.
+    "PRAGMA temp_store=MEMORY",
+];
+
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -148,27 +164,31 @@ impl Db {
             )?
             .connect()
             .await?;
-            for pragma in [
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA synchronous=FULL",
-                "PRAGMA busy_timeout=5000",
-                "PRAGMA foreign_keys=ON",
-                // 64 MiB of page cache for the one writer (the default is 2 MiB): a batch of
-                // commits touches index pages all over a large database.
-                "PRAGMA cache_size=-65536",
-                // Each write of a group commit runs in its own savepoint; SQLite keeps the pages
-                // a savepoint may have to roll back in a sub-journal, by default a temporary
-                // file: one pwrite per page first touched in each savepoint. In memory they
-                // cost a copy. Durability is the WAL's, not the sub-journal's.
-                "PRAGMA temp_store=MEMORY",
-            ] {
+            for &pragma in WRITER_PRAGMAS {
                 conn.execute(pragma).await?;
             }
             if opts.migrate {
                 MIGRATOR_SQLITE.run(&mut conn).await?;
             }
+            // sqlx's connection was for the migrations; the writer steps its own.
+            conn.close().await?;
+            let direct = crate::direct::Direct::open(&path, WRITER_PRAGMAS)?;
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(writer_task(Conn::writer(conn), rx, jobs.sender()));
+            // The writer steps SQLite itself, fsync included: on a thread of its own, so that
+            // it never holds up the runtime's workers. Its task runs on a runtime of that
+            // thread; it ends when the last sender (the last `Db` clone) is gone.
+            let signal = jobs.sender();
+            std::thread::Builder::new()
+                .name("kefu-writer".into())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(writer_task(Conn::writer(direct), rx, signal)),
+                        Err(e) => tracing::error!(error = %e, "the writer's runtime did not start"),
+                    }
+                })?;
             writer = Some(tx);
         }
         let read = AnyPoolOptions::new()
@@ -386,42 +406,34 @@ async fn writer_task(
         let error = result.err().map(Arc::new);
         if error.is_some() {
             tracing::error!(error = ?error, "group commit failed; every write in the batch is refused");
-            conn.abandon().await;
+            conn.abandon();
         }
         if conn.take_enqueued() && error.is_none() {
             crate::dialect::wake(&jobs);
         }
-        for (finish, own) in done {
-            finish(error.clone().or(own));
+        for finish in done {
+            finish(error.clone());
         }
         metrics::histogram!("kefu_group_commit_batch_size")
             .record(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
     }
 }
 
-/// Runs a batch of writes as one transaction, each in the savepoint `w`; the statements they
-/// defer wait on the connection (see [`Conn`]) and go in as few round trips as their kinds allow,
-/// the last one with the commit. A write whose closure or deferred statements fail is rolled back
-/// alone and answered with its error.
+/// Runs a batch of writes as one transaction, each in the savepoint `w`. A write whose closure
+/// fails is rolled back alone and answered with its error; an `Err` here (a step of the
+/// transaction failed) refuses the whole batch.
 async fn run_batch(
     conn: &mut Conn,
     batch: &mut Vec<Job>,
-    done: &mut Vec<(Finish, Option<Arc<Error>>)>,
+    done: &mut Vec<Finish>,
 ) -> Result<(), Error> {
-    for (i, job) in batch.drain(..).enumerate() {
+    for job in batch.drain(..) {
+        conn.begin_write()?;
         let (ok, finish) = job(conn).await;
-        done.push((finish, None));
-        conn.end_write(i, ok).await?;
-        if conn.broken() {
-            return Err(Error::Corrupt(
-                "group commit: a savepoint step failed".into(),
-            ));
-        }
+        done.push(finish);
+        conn.end_write(ok)?;
     }
-    for (i, e) in conn.commit().await? {
-        done[i].1 = Some(Arc::new(e));
-    }
-    Ok(())
+    conn.commit()
 }
 
 pub(crate) fn clone_error(e: &Error) -> Error {

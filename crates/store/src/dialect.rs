@@ -106,10 +106,10 @@ pub async fn notify_jobs(c: &mut Conn) -> Result<(), Error> {
 }
 
 /// Inside the SQLite writer: the next id of `table` (a literal of this crate whose key is
-/// `id INTEGER PRIMARY KEY`), so that its row can be written later in the write, with the
-/// statements it defers, instead of in a round trip of its own. The writer holds the database's
-/// lock and is the only connection that writes, so the largest id, read once, then counted up
-/// on its connection ([`Conn::count_up`]), is the next free one — provided every INSERT into
+/// `id INTEGER PRIMARY KEY`), so that its row is written with its id instead of reading the id
+/// back. The writer holds the database's lock and is the only connection that writes, so the
+/// largest id, read once, then counted up on its connection ([`Conn::count_up`]), is the next
+/// free one — provided every INSERT into
 /// `table` takes its id from here. An id whose write rolls back is not handed out again (a gap,
 /// as a PostgreSQL sequence leaves). `None` outside the writer (PostgreSQL, where sequences hand
 /// out ids).

@@ -35,10 +35,10 @@ pub async fn find(c: &mut Conn, k: &IdemKey) -> Result<Option<Earlier>, Error> {
     }))
 }
 
-/// Records the key at the end of the surrounding write ([`crate::sql::Batch::defer`]). A key
+/// Records the key in the surrounding write. A key
 /// already stored (a retry, or a concurrent twin) makes the write fail with
 /// [`Error::Duplicate`]; the caller then reads the earlier request with [`find`].
-pub async fn record_deferred(
+pub async fn record(
     c: &mut Conn,
     k: &IdemKey,
     resource_id: i64,
@@ -56,5 +56,5 @@ pub async fn record_deferred(
             at.0.into(),
         ],
     );
-    batch.defer(c).await
+    batch.run(c).await
 }

@@ -98,10 +98,9 @@ pub async fn enqueue(c: &mut Conn, job: &NewJob, now: Timestamp) -> Result<Optio
     Ok(id.map(|(id,)| JobId(id)))
 }
 
-/// Enqueues `jobs` at the end of the surrounding write ([`crate::sql::Batch::defer`]): for a
-/// write that does not read them back. A job whose dedupe key exists is left out, as with
-/// [`enqueue`].
-pub async fn enqueue_deferred(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Result<(), Error> {
+/// Enqueues `jobs` in the surrounding write, for a write that does not read them back (no id
+/// comes back). A job whose dedupe key exists is left out, as with [`enqueue`].
+pub async fn enqueue_all(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> Result<(), Error> {
     if jobs.is_empty() {
         return Ok(());
     }
@@ -119,7 +118,7 @@ pub async fn enqueue_deferred(c: &mut Conn, jobs: &[NewJob], now: Timestamp) -> 
             ],
         );
     }
-    batch.defer(c).await?;
+    batch.run(c).await?;
     // A mark (SQLite) or a NOTIFY (PostgreSQL), delivered only if the write commits.
     dialect::notify_jobs(c).await
 }

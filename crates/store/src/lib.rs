@@ -11,6 +11,7 @@ pub mod customers;
 mod db;
 pub mod devices;
 pub mod dialect;
+mod direct;
 mod error;
 pub mod hotline;
 pub mod idempotency;

@@ -651,10 +651,9 @@ macro_rules! clock_columns {
 
 /// Starts the clocks of a subject created in the same write, which therefore has none yet.
 /// In the SQLite writer the clocks take their ids from the writer
-/// ([`crate::dialect::sqlite_next_id`]) and are written at the end of the write with its other
-/// deferred statements ([`crate::sql::Batch::defer`]): a ticket create starts two clocks, and
-/// each round trip less on the one writer is a faster create. A clock that exists after all
-/// fails the write. Elsewhere the same as [`insert_clocks`].
+/// ([`crate::dialect::sqlite_next_id`]), so nothing is read back: a ticket create starts two
+/// clocks. A clock that exists after all fails the write. Elsewhere the same as
+/// [`insert_clocks`].
 pub async fn insert_new_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaClock>, Error> {
     let Some(ids) = writer_clock_ids(c, ks.len()).await? else {
         return insert_clocks(c, ks).await;
@@ -709,7 +708,7 @@ pub async fn insert_new_clocks(c: &mut Conn, ks: &[NewClock]) -> Result<Vec<SlaC
             updated_at: k.started_at,
         });
     }
-    batch.defer(c).await?;
+    batch.run(c).await?;
     Ok(out)
 }
 

@@ -164,12 +164,8 @@ impl From<Option<String>> for Value {
 }
 
 /// Statements whose results nobody reads (a history row, an audit row, a search document),
-/// collected inside a write and sent together by [`Batch::run`]. On SQLite they go to the
-/// connection as one multi-statement query — one round trip to sqlx's connection thread instead
-/// of one each, which is what a statement costs most inside the single writer. PostgreSQL does
-/// not take several statements in one prepared query; there they run one after another. Either
-/// way they run in the caller's transaction, in the order pushed, and the first error stops the
-/// rest (the caller's write then rolls back).
+/// collected inside a write and run by [`Batch::run`] in the caller's transaction, in the order
+/// pushed; the first error stops the rest (the caller's write then rolls back).
 #[derive(Debug, Default)]
 pub struct Batch {
     parts: Vec<(&'static str, Vec<Value>)>,
@@ -231,164 +227,16 @@ impl Batch {
         self.parts.append(&mut other.parts);
     }
 
-    /// Runs the batch at the end of the surrounding write instead of now, for statements no
-    /// later step of the write reads (a history row, an audit row, a search document, the jobs
-    /// a write schedules, its idempotency key). Inside the SQLite writer they travel with the
-    /// other statements of the group commit that are waiting (see [`crate::Conn`]). If one
-    /// fails, the write fails as a whole, as if the statement had run in place. On PostgreSQL
-    /// (and outside the writer) the batch runs now.
-    pub async fn defer(self, c: &mut Conn) -> Result<(), Error> {
-        if self.parts.is_empty() {
-            return Ok(());
-        }
-        match c.defer(self) {
-            None => Ok(()),
-            Some(now) => now.run(c).await,
-        }
-    }
-
-    /// How many statements the batch holds (one result each when it runs).
-    pub(crate) fn statements(&self) -> usize {
-        self.parts.iter().map(|(sql, _)| statements_in(sql)).sum()
-    }
-
-    /// Whether `other` has the same statements (values aside).
-    pub(crate) fn same_statements(&self, other: &Batch) -> bool {
-        self.parts.len() == other.parts.len()
-            && self
-                .parts
-                .iter()
-                .zip(&other.parts)
-                .all(|((a, _), (b, _))| std::ptr::eq(*a, *b) || a == b)
-    }
-
+    /// Runs the statements one after another, in the order pushed; the first error stops the
+    /// rest (the caller's write then rolls back).
     pub async fn run(self, c: &mut Conn) -> Result<(), Error> {
-        if self.parts.len() <= 1 || c.backend_name() == "PostgreSQL" {
-            for (sql, values) in self.parts {
-                let mut args = AnyArguments::default();
-                Self::bind_all(&mut args, values);
-                sqlx::query_with::<Any, AnyArguments>(sql, args)
-                    .execute(&mut *c)
-                    .await?;
-            }
-            return Ok(());
+        for (sql, values) in self.parts {
+            let mut args = AnyArguments::default();
+            Self::bind_all(&mut args, values);
+            sqlx::query_with::<Any, AnyArguments>(sql, args)
+                .execute(&mut *c)
+                .await?;
         }
-        let mut joined = Joined::default();
-        joined.take(self);
-        let (sql, args) = joined.finish();
-        // Only this crate's statement literals, their placeholders renumbered.
-        sqlx::query_with::<Any, AnyArguments>(AssertSqlSafe(sql), args)
-            .execute(&mut *c)
-            .await?;
         Ok(())
-    }
-}
-
-/// Appends `sql` with each placeholder `$n` written as `$(n + offset)`.
-fn renumber(out: &mut String, sql: &str, offset: usize) {
-    let mut chars = sql.chars().peekable();
-    while let Some(ch) = chars.next() {
-        out.push(ch);
-        if ch == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            let mut n = 0usize;
-            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                n = n * 10 + d as usize;
-                chars.next();
-            }
-            out.push_str(&(n + offset).to_string());
-        }
-    }
-}
-
-/// Several batches' statements as one multi-statement query (SQLite), their values copied.
-#[derive(Default)]
-pub(crate) struct Joined {
-    sql: String,
-    args: AnyArguments,
-    values: usize,
-}
-
-impl Joined {
-    /// Appends `batch`'s statements, copying their values (the batch may have to run again).
-    pub(crate) fn add(&mut self, batch: &Batch) {
-        for (part, values) in &batch.parts {
-            self.push(part, values.iter().cloned());
-        }
-    }
-
-    /// Appends `batch`'s statements, taking their values.
-    fn take(&mut self, batch: Batch) {
-        for (part, values) in batch.parts {
-            self.push(part, values.into_iter());
-        }
-    }
-
-    /// Appends statements without placeholders.
-    pub(crate) fn raw(&mut self, sql: &'static str) {
-        self.push(sql, std::iter::empty());
-    }
-
-    fn push(&mut self, sql: &str, values: impl ExactSizeIterator<Item = Value>) {
-        renumber(&mut self.sql, sql, self.values);
-        self.sql.push_str(";\n");
-        self.values += values.len();
-        Batch::bind_all(&mut self.args, values);
-    }
-
-    pub(crate) fn finish(self) -> (String, AnyArguments) {
-        (self.sql, self.args)
-    }
-}
-
-/// How many statements `sql` (a literal of this crate) holds: its semicolons outside quotes,
-/// plus one for text after the last.
-pub(crate) fn statements_in(sql: &str) -> usize {
-    let (mut n, mut quote, mut open) = (0, None, false);
-    for ch in sql.chars() {
-        if let Some(q) = quote {
-            if ch == q {
-                quote = None;
-            }
-            continue;
-        }
-        match ch {
-            '\'' | '"' => {
-                quote = Some(ch);
-                open = true;
-            }
-            ';' => {
-                n += 1;
-                open = false;
-            }
-            c if !c.is_whitespace() => open = true,
-            _ => {}
-        }
-    }
-    n + usize::from(open)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn statements_are_counted_outside_quotes() {
-        assert_eq!(super::statements_in("RELEASE w; SAVEPOINT w"), 2);
-        assert_eq!(super::statements_in("RELEASE w; COMMIT;\n"), 2);
-        assert_eq!(super::statements_in("INSERT INTO t (a) VALUES ('x;y')"), 1);
-        assert_eq!(
-            super::statements_in("UPDATE t SET \"a;\" = 1; DELETE FROM t"),
-            2
-        );
-        assert_eq!(super::statements_in("  "), 0);
-    }
-
-    #[test]
-    fn placeholders_are_renumbered() {
-        let mut s = String::new();
-        super::renumber(&mut s, "INSERT INTO t (a, b) VALUES ($1, $2)", 0);
-        super::renumber(&mut s, " UPDATE t SET a = $2 WHERE b = $1 OR c = $10", 7);
-        assert_eq!(
-            s,
-            "INSERT INTO t (a, b) VALUES ($1, $2) UPDATE t SET a = $9 WHERE b = $8 OR c = $17"
-        );
     }
 }

@@ -201,18 +201,6 @@ fn json_or_null<T: serde::Serialize>(v: &[T]) -> Option<String> {
     }
 }
 
-/// When [`insert_numbered`] writes the row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowWrite {
-    /// Now: later statements of the write may read the ticket or refer to it.
-    Now,
-    /// In the SQLite writer, with the write's deferred statements ([`crate::sql::Batch::defer`]):
-    /// for a write whose later statements refer to the ticket only through deferred statements
-    /// (a ticket create: clocks, jobs, history, timeline, search document, audit). Elsewhere
-    /// the same as `Now`.
-    AtEnd,
-}
-
 /// The ticket INSERT: the columns `$1` (the number) to `$23` stand for ([`ticket_values`]),
 /// after `$id_col` / `$id_val` (the id, when the writer hands it out) and before `$tail`.
 macro_rules! insert_ticket {
@@ -269,10 +257,9 @@ fn ticket_values(t: &Ticket, number: String, access_key_hash: Option<&str>) -> V
 /// number given.
 ///
 /// In the SQLite writer, the id and the day's value are counted by the writer
-/// ([`crate::dialect::sqlite_next_id`]), the counter is stored back with the write's deferred
-/// statements, and the row too when `when` is [`RowWrite::AtEnd`]: a ticket create then makes no
-/// round trip of its own to the one writer's connection before its end. Elsewhere (PostgreSQL)
-/// the counter and the row are two statements.
+/// ([`crate::dialect::sqlite_next_id`]) and the counter is stored back with the row: no read
+/// of the counter or of the new id. Elsewhere (PostgreSQL) the counter is counted up in the
+/// database and the row returns its id.
 pub async fn insert_numbered(
     c: &mut Conn,
     t: &Ticket,
@@ -280,7 +267,6 @@ pub async fn insert_numbered(
     series: &str,
     day: &str,
     prefix: &str,
-    when: RowWrite,
 ) -> Result<(TicketId, String), Error> {
     if let Some(n) = crate::dialect::sqlite_next_count(c, series, day).await? {
         let id = crate::dialect::sqlite_next_id(c, "tickets")
@@ -294,12 +280,8 @@ pub async fn insert_numbered(
             "INSERT INTO number_counters (series, day, last) VALUES ($1, $2, $3) ON CONFLICT (series, day) DO UPDATE SET last = MAX(number_counters.last, excluded.last)",
             vec![series.into(), day.into(), n.into()],
         );
-        if when == RowWrite::AtEnd {
-            batch.push(INSERT_TICKET_WITH_ID, values);
-        } else {
-            Batch::one(INSERT_TICKET_WITH_ID, values).run(c).await?;
-        }
-        batch.defer(c).await?;
+        batch.push(INSERT_TICKET_WITH_ID, values);
+        batch.run(c).await?;
         return Ok((TicketId(id), number));
     }
     let number = format!("{prefix}{:06}", next_number(c, series, day).await?);

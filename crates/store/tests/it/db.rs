@@ -82,16 +82,15 @@ async fn concurrent_writes_all_land_and_a_failing_one_fails_alone() {
     .await;
 }
 
-/// Deferred statements (`Batch::defer`) run at the end of their write, on SQLite together
-/// with the writer's savepoint step: a deferred statement that fails fails its own write alone —
-/// its earlier statements are undone — and every other write of the group commit lands.
+/// A write whose last statement fails (a duplicate idempotency key) fails alone: its earlier
+/// statements are undone and every other write of the group commit lands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_failing_deferred_statement_fails_its_write_alone() {
+async fn a_write_whose_last_statement_fails_fails_alone() {
     each_backend(|db, which| async move {
         let taken = key("taken");
         let k = taken.clone();
         db.write(move |c| {
-            Box::pin(async move { idempotency::record_deferred(c, &k, 1, Timestamp(1)).await })
+            Box::pin(async move { idempotency::record(c, &k, 1, Timestamp(1)).await })
         })
         .await
         .unwrap();
@@ -108,7 +107,7 @@ async fn a_failing_deferred_statement_fails_its_write_alone() {
                 db.write(move |c| {
                     Box::pin(async move {
                         let id = customers::insert(c, &d, None, Timestamp(1)).await?;
-                        idempotency::record_deferred(c, &key, id.0, Timestamp(1)).await?;
+                        idempotency::record(c, &key, id.0, Timestamp(1)).await?;
                         Ok::<_, Error>(id.0)
                     })
                 })
@@ -178,31 +177,64 @@ async fn stored(db: &Db, k: &str) -> Option<i64> {
         .map(|e| e.resource_id)
 }
 
-/// Writes whose statements are all deferred wait on the SQLite writer's connection and go in
-/// together (in chunks of like writes). Within one group commit, a write that reads must still
-/// see what the writes before it deferred, a deferred statement that fails must fail its own
-/// write alone — wherever it sits in a chunk — and every other write must land.
+/// Holds the SQLite writer busy with a write that waits until the returned sender is dropped, so
+/// that the writes queued meanwhile form the next group commit together. Returns once the writer
+/// runs that write.
+async fn hold_writer(
+    db: &Db,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let db = db.clone();
+    let held = tokio::spawn(async move {
+        db.write(move |_| {
+            Box::pin(async move {
+                let _ = started.send(());
+                let _ = wait.await;
+                Ok::<_, Error>(())
+            })
+        })
+        .await
+        .unwrap();
+    });
+    running.await.unwrap();
+    (release, held)
+}
+
+/// Within one group commit, a write that reads must see what the writes before it wrote, a
+/// write whose statement fails must fail alone (its savepoint rolled back) and every other write
+/// must land.
 #[tokio::test]
-async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fail_alone() {
+async fn in_one_group_commit_later_writes_see_earlier_ones_and_a_failing_write_fails_alone() {
     let dir = testkit::TempDir::new().unwrap();
     let db = Db::open(&OpenOptions::sqlite_in(dir.path())).await.unwrap();
-    // The test runs on one thread, as does the writer task: every write below is queued before
-    // the writer takes any, so they form one batch.
+    let (release, held) = hold_writer(&db).await;
     let mut writes = Vec::new();
     for i in 0..37 {
         // Every fifth reuses the key of the write before it: a duplicate inside the chunk.
         let k = key(&format!("k{}", if i % 5 == 4 { i - 1 } else { i }));
         writes.push(db.write(move |c| {
-            Box::pin(async move { idempotency::record_deferred(c, &k, i, Timestamp(1)).await })
+            Box::pin(async move { idempotency::record(c, &k, i, Timestamp(1)).await })
         }));
     }
     let seen = key("k10");
     let reader = db.write(move |c| Box::pin(async move { idempotency::find(c, &seen).await }));
     let after = key("after");
     let last = db.write(move |c| {
-        Box::pin(async move { idempotency::record_deferred(c, &after, 99, Timestamp(1)).await })
+        Box::pin(async move { idempotency::record(c, &after, 99, Timestamp(1)).await })
     });
-    let (outcomes, read, last) = tokio::join!(futures::future::join_all(writes), reader, last);
+    // join! polls in order: every write is queued before the writer is let go.
+    let (outcomes, read, last, held, ()) = tokio::join!(
+        futures::future::join_all(writes),
+        reader,
+        last,
+        held,
+        async { drop(release) }
+    );
+    held.unwrap();
     for (i, out) in outcomes.into_iter().enumerate() {
         match out {
             Ok(()) => assert_ne!(i % 5, 4, "write {i} should have been refused"),
@@ -212,7 +244,7 @@ async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fa
     }
     let read = read
         .unwrap()
-        .expect("the reader sees k10, deferred earlier in its batch");
+        .expect("the reader sees k10, written earlier in its batch");
     assert_eq!(read.resource_id, 10);
     last.unwrap();
     for (k, id) in [
@@ -233,10 +265,11 @@ async fn in_one_group_commit_deferred_statements_are_seen_by_later_writes_and_fa
 async fn a_failed_group_commit_refuses_its_writes_and_the_next_one_lands() {
     let dir = testkit::TempDir::new().unwrap();
     let db = Db::open(&OpenOptions::sqlite_in(dir.path())).await.unwrap();
-    // One thread: both writes are queued before the writer takes either — one batch.
+    // Both writes are queued while the writer is held: one batch.
+    let (release, held) = hold_writer(&db).await;
     let before = key("before");
     let first = db.write(move |c| {
-        Box::pin(async move { idempotency::record_deferred(c, &before, 1, Timestamp(1)).await })
+        Box::pin(async move { idempotency::record(c, &before, 1, Timestamp(1)).await })
     });
     let saboteur = db.write(|c| {
         Box::pin(async move {
@@ -244,12 +277,13 @@ async fn a_failed_group_commit_refuses_its_writes_and_the_next_one_lands() {
             Ok::<_, Error>(())
         })
     });
-    let (first, saboteur) = tokio::join!(first, saboteur);
+    let (first, saboteur, held, ()) = tokio::join!(first, saboteur, held, async { drop(release) });
+    held.unwrap();
     assert!(saboteur.is_err(), "the batch could not commit");
     assert!(first.is_err(), "a write of the failed batch is refused too");
     let after = key("after");
     db.write(move |c| {
-        Box::pin(async move { idempotency::record_deferred(c, &after, 2, Timestamp(1)).await })
+        Box::pin(async move { idempotency::record(c, &after, 2, Timestamp(1)).await })
     })
     .await
     .expect("the writer goes on after a failed batch");

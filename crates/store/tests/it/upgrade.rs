@@ -473,16 +473,9 @@ async fn check_04(db: &Db, which: &str) {
     let (id, event) = db
         .write(move |c| {
             Box::pin(async move {
-                let (id, number) = tickets::insert_numbered(
-                    c,
-                    &new,
-                    None,
-                    "ticket",
-                    "2026-11-25",
-                    "KF20261125-",
-                    tickets::RowWrite::Now,
-                )
-                .await?;
+                let (id, number) =
+                    tickets::insert_numbered(c, &new, None, "ticket", "2026-11-25", "KF20261125-")
+                        .await?;
                 assert_eq!(number, "KF20261125-000002");
                 let event = tickets::insert_event(
                     c,
