@@ -1,9 +1,10 @@
-//! `Db`: reads on a pool, writes in transactions. On SQLite every write goes to one writer task
-//! that owns the only writing connection: it runs each caller's closure in its own savepoint,
-//! commits the whole batch that gathered while the previous commit was flushing, and answers the
-//! callers only after that commit is durable (synchronous=FULL). One fsync thus serves many
-//! requests, and a closure that fails rolls back its savepoint alone. On PostgreSQL a write is a
-//! plain pool transaction: the server group-commits concurrent transactions itself.
+//! `Db`: reads on a pool, writes in transactions. On SQLite every write goes to one writer task,
+//! on a thread of its own, that owns the only writing connection (stepped by the task itself,
+//! see [`crate::direct`]): it runs each caller's closure in its own savepoint, commits the whole
+//! batch that gathered while the previous commit was flushing, and answers the callers only after
+//! that commit is durable (synchronous=FULL). One fsync thus serves many requests, and a closure
+//! that fails rolls back its savepoint alone. On PostgreSQL a write is a plain pool transaction:
+//! the server group-commits concurrent transactions itself.
 
 use std::fs::File;
 use std::future::Future;

@@ -249,3 +249,113 @@ impl DatabaseError for SqliteError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Arguments, Row};
+
+    use super::*;
+
+    fn args(values: impl FnOnce(&mut AnyArguments)) -> AnyArguments {
+        let mut a = AnyArguments::default();
+        values(&mut a);
+        a
+    }
+
+    fn rows(steps: Vec<Step>) -> Vec<AnyRow> {
+        steps
+            .into_iter()
+            .filter_map(|s| match s {
+                sqlx::Either::Right(row) => Some(row),
+                sqlx::Either::Left(_) => None,
+            })
+            .collect()
+    }
+
+    /// What the store's functions rely on from the writer's connection: `$N` binds the N-th
+    /// argument wherever it stands, values read back as sqlx's Any driver reads them, several
+    /// statements in one text all run, a unique violation keeps its kind, and a statement that
+    /// names an argument nobody gave is refused instead of binding NULL.
+    #[test]
+    fn binds_by_number_reads_like_sqlx_and_keeps_constraint_kinds() {
+        let dir = testkit::TempDir::new().unwrap();
+        let mut d = Direct::open(&dir.path().join("t.db"), &["PRAGMA journal_mode=WAL"]).unwrap();
+        d.run(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER UNIQUE, a TEXT, b REAL, c BLOB, z INTEGER)",
+            None,
+            false,
+        )
+        .unwrap();
+        let insert = "INSERT INTO t (z, c, b, a, n, id) VALUES ($5, $4, $3, $2, $1, $1 + 100)";
+        let done = d
+            .run(
+                insert,
+                Some(args(|a| {
+                    a.add(7_i64).unwrap();
+                    a.add("水").unwrap();
+                    a.add(1.5_f64).unwrap();
+                    a.add(vec![1_u8, 2]).unwrap();
+                    a.add(None::<i64>).unwrap();
+                })),
+                true,
+            )
+            .unwrap();
+        let sqlx::Either::Left(summary) = &done[0] else {
+            panic!("an INSERT returns no rows");
+        };
+        assert_eq!(summary.rows_affected, 1);
+        assert_eq!(summary.last_insert_id, Some(107));
+
+        let read = rows(
+            d.run("SELECT id, n, a, b, c, z FROM t", None, true)
+                .unwrap(),
+        );
+        assert_eq!(read.len(), 1);
+        let r = &read[0];
+        assert_eq!(r.get::<i64, _>("id"), 107);
+        assert_eq!(r.get::<i64, _>("n"), 7);
+        assert_eq!(r.get::<String, _>("a"), "水");
+        assert!((r.get::<f64, _>("b") - 1.5).abs() < f64::EPSILON);
+        assert_eq!(r.get::<Vec<u8>, _>("c"), vec![1, 2]);
+        assert_eq!(r.get::<Option<i64>, _>("z"), None);
+
+        let again = d.run(
+            insert,
+            Some(args(|a| {
+                a.add(7_i64).unwrap();
+                a.add("again").unwrap();
+                a.add(0.0_f64).unwrap();
+                a.add(Vec::<u8>::new()).unwrap();
+                a.add(Some(1_i64)).unwrap();
+            })),
+            true,
+        );
+        match again {
+            Err(sqlx::Error::Database(e)) => assert!(e.is_unique_violation(), "{e}"),
+            Err(e) => panic!("a second n = 7 must fail as a unique violation: {e}"),
+            Ok(_) => panic!("a second n = 7 must fail"),
+        }
+
+        let both = d
+            .run(
+                "UPDATE t SET a = $2 WHERE n = $1; UPDATE t SET z = $1 + 1",
+                Some(args(|a| {
+                    a.add(7_i64).unwrap();
+                    a.add("改").unwrap();
+                })),
+                true,
+            )
+            .unwrap();
+        assert_eq!(both.len(), 2, "one summary per statement");
+        let read = rows(d.run("SELECT a, z FROM t", None, true).unwrap());
+        assert_eq!(read[0].get::<String, _>("a"), "改");
+        assert_eq!(read[0].get::<i64, _>("z"), 8);
+
+        let missing = d.run(
+            "SELECT $1, $2",
+            Some(args(|a| a.add(1_i64).unwrap())),
+            false,
+        );
+        assert!(missing.is_err(), "$2 has no argument");
+    }
+}
