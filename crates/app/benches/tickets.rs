@@ -7,9 +7,10 @@
 //! so with enough clients its time per create is the wall time per create.
 //!
 //! Statements are counted in a separate, smaller pass (500 creates) with sqlx's statement log
-//! switched on for counting only (it costs time, so the timed pass runs without it): writes are
-//! the statements that are not SELECTs (every one runs on the writer's connection), reads the
-//! SELECTs (on read connections before the write, or inside it).
+//! and the writer's own (target `store::writer`) switched on for counting only (it costs time, so
+//! the timed pass runs without it): writes are the statements that are not SELECTs (every one
+//! runs on the writer's connection), reads the SELECTs (on read connections before the write, or
+//! inside it).
 //!
 //! `cargo bench -p app --bench tickets`; appends one row to bench/results/tickets-writer.csv
 //! (`KEFU_BENCH_COMMIT` names the commit).
@@ -61,7 +62,8 @@ impl<S: Subscriber> Layer<S> for Counter {
         tracing::subscriber::Interest::sometimes()
     }
     fn enabled(&self, m: &Metadata<'_>, _: Context<'_, S>) -> bool {
-        ON.load(Ordering::Relaxed) && m.target() == "sqlx::query"
+        // sqlx's statement log (read connections) and the SQLite writer's (`store::direct`).
+        ON.load(Ordering::Relaxed) && matches!(m.target(), "sqlx::query" | "store::writer")
     }
     fn on_event(&self, e: &Event<'_>, _: Context<'_, S>) {
         let mut s = Summary(false);

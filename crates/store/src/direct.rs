@@ -62,6 +62,8 @@ impl Direct {
         persistent: bool,
     ) -> Result<Vec<Step>, sqlx::Error> {
         let args = args.map(|a| a.values.0).unwrap_or_default();
+        // Like sqlx's statement log, for counting what a write costs (the tickets benchmark).
+        tracing::trace!(target: "store::writer", summary = sql, "statement");
         let mut out = Vec::new();
         let prepared = if persistent {
             self.db.prepare_cached(sql).map(Prepared::Kept)
