@@ -589,7 +589,6 @@ async fn on_timeline(
             },
             Some(t.id()),
         );
-        // Nothing in the write reads the entry back: it goes with the write's end.
         batch.run(c).await?;
     }
     Ok(())

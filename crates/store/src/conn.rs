@@ -36,10 +36,6 @@ enum Link {
 /// The SQLite writer's connection and the state of its group commit.
 struct Writer {
     db: Direct,
-    /// Whether the batch's transaction has begun.
-    begun: bool,
-    /// Set when a step of the batch's transaction failed: the batch cannot commit.
-    broken: Option<Error>,
     /// Whether the batch enqueued a job.
     enqueued: bool,
     /// The last id (or number) handed out per table (or numbering series and day); kept from
@@ -85,8 +81,6 @@ impl Conn {
         Self {
             link: Link::Writer(Box::new(Writer {
                 db,
-                begun: false,
-                broken: None,
                 enqueued: false,
                 counters: HashMap::new(),
             })),
@@ -120,15 +114,14 @@ impl Conn {
 
     // ------------------------------------------------------------ the writer's side
 
-    /// Before a write of the batch: begins the batch's transaction if it has not begun, and the
+    /// Before a write of the batch: begins the batch's transaction if none is open, and the
     /// write's savepoint.
     pub(crate) fn begin_write(&mut self) -> Result<(), Error> {
         let Some(w) = self.writer_state() else {
             return Ok(());
         };
-        if !w.begun {
+        if !w.db.in_transaction() {
             w.step("BEGIN")?;
-            w.begun = true;
         }
         w.step("SAVEPOINT w")
     }
@@ -147,17 +140,10 @@ impl Conn {
     /// Commits the batch. On `Err` the transaction may still be open: [`Conn::abandon`] rolls
     /// it back.
     pub(crate) fn commit(&mut self) -> Result<(), Error> {
-        let Some(w) = self.writer_state() else {
-            return Ok(());
-        };
-        if let Some(e) = w.broken.take() {
-            return Err(e);
+        match self.writer_state() {
+            Some(w) if w.db.in_transaction() => w.step("COMMIT"),
+            _ => Ok(()),
         }
-        if w.begun {
-            w.step("COMMIT")?;
-            w.begun = false;
-        }
-        Ok(())
     }
 
     /// After a batch failed: rolls its transaction back (if SQLite has not already) and leaves
@@ -169,8 +155,6 @@ impl Conn {
                 // Fails harmlessly when no transaction is open any more.
                 let _ = w.db.run("ROLLBACK", None, true);
             }
-            w.begun = false;
-            w.broken = None;
             w.enqueued = false;
         }
     }
@@ -222,19 +206,13 @@ pub(crate) enum Counted {
 }
 
 impl Writer {
-    /// Runs a step of the batch's transaction; if it fails, the batch cannot commit.
+    /// Runs a step of the batch's transaction; if it fails, the batch cannot commit (the
+    /// writer stops the batch there and abandons it).
     fn step(&mut self, sql: &'static str) -> Result<(), Error> {
-        if let Some(e) = &self.broken {
-            return Err(crate::db::clone_error(e));
-        }
-        match self.db.run(sql, None, true) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = Error::Corrupt(format!("group commit: {e}"));
-                self.broken = Some(crate::db::clone_error(&e));
-                Err(e)
-            }
-        }
+        self.db
+            .run(sql, None, true)
+            .map(drop)
+            .map_err(|e| Error::Corrupt(format!("group commit: {e}")))
     }
 }
 

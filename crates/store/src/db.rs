@@ -437,7 +437,7 @@ async fn run_batch(
     conn.commit()
 }
 
-pub(crate) fn clone_error(e: &Error) -> Error {
+fn clone_error(e: &Error) -> Error {
     match e {
         Error::NotFound => Error::NotFound,
         Error::VersionConflict => Error::VersionConflict,

@@ -109,26 +109,16 @@ pub async fn notify_jobs(c: &mut Conn) -> Result<(), Error> {
 /// `id INTEGER PRIMARY KEY`), so that its row is written with its id instead of reading the id
 /// back. The writer holds the database's lock and is the only connection that writes, so the
 /// largest id, read once, then counted up on its connection ([`Conn::count_up`]), is the next
-/// free one — provided every INSERT into
-/// `table` takes its id from here. An id whose write rolls back is not handed out again (a gap,
-/// as a PostgreSQL sequence leaves). `None` outside the writer (PostgreSQL, where sequences hand
-/// out ids).
+/// free one — provided every INSERT into `table` takes its id from here. An id whose write rolls
+/// back is not handed out again (a gap, as a PostgreSQL sequence leaves). `None` outside the
+/// writer (PostgreSQL, where sequences hand out ids).
 pub(crate) async fn sqlite_next_id(
     c: &mut Conn,
     table: &'static str,
 ) -> Result<Option<i64>, Error> {
-    match c.count_up(table) {
-        Counted::NotWriter => Ok(None),
-        Counted::Next(n) => Ok(Some(n)),
-        Counted::New => {
-            // `table` is a literal of this crate.
-            let read = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
-            let (max,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(read))
-                .fetch_one(&mut *c)
-                .await?;
-            Ok(Some(c.start_count(table.to_string(), max + 1)))
-        }
-    }
+    // `table` is a literal of this crate.
+    let read = || format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+    sqlite_count_up(c, table, read, &[]).await
 }
 
 /// Inside the SQLite writer: the next value of the day's counter of a numbering `series`
@@ -139,19 +129,32 @@ pub(crate) async fn sqlite_next_count(
     series: &str,
     day: &str,
 ) -> Result<Option<i64>, Error> {
+    let read = || {
+        "SELECT COALESCE(MAX(last), 0) FROM number_counters WHERE series = $1 AND day = $2".into()
+    };
     let key = format!("number_counters/{series}/{day}");
-    match c.count_up(&key) {
+    sqlite_count_up(c, &key, read, &[series, day]).await
+}
+
+/// The writer's counter `key` plus one; the first time, the counter starts from what the
+/// statement `read` returns (built only then, from literals of this crate; bound to `binds`)
+/// finds in the database. `None` outside the writer.
+async fn sqlite_count_up(
+    c: &mut Conn,
+    key: &str,
+    read: impl FnOnce() -> String,
+    binds: &[&str],
+) -> Result<Option<i64>, Error> {
+    match c.count_up(key) {
         Counted::NotWriter => Ok(None),
         Counted::Next(n) => Ok(Some(n)),
         Counted::New => {
-            let (last,): (i64,) = sqlx::query_as(
-                "SELECT COALESCE(MAX(last), 0) FROM number_counters WHERE series = $1 AND day = $2",
-            )
-            .bind(series)
-            .bind(day)
-            .fetch_one(&mut *c)
-            .await?;
-            Ok(Some(c.start_count(key, last + 1)))
+            let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(read()));
+            for b in binds {
+                query = query.bind(*b);
+            }
+            let (last,) = query.fetch_one(&mut *c).await?;
+            Ok(Some(c.start_count(key.to_string(), last + 1)))
         }
     }
 }

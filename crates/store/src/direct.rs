@@ -109,7 +109,7 @@ fn step(
             .and_then(|name| name.get(1..))
             .and_then(|digits| digits.parse::<usize>().ok())
             .unwrap_or(i);
-        let value = args.get(n - 1).ok_or_else(|| {
+        let value = n.checked_sub(1).and_then(|k| args.get(k)).ok_or_else(|| {
             sqlx::Error::Protocol(format!(
                 "statement binds ${n} but {} arguments were given",
                 args.len()
@@ -118,23 +118,20 @@ fn step(
         s.raw_bind_parameter(i, bound(value)?).map_err(into_sqlx)?;
     }
     let columns = s.column_count();
-    let mut names: Option<Arc<sqlx_core::HashMap<UStr, usize>>> = None;
-    let mut meta: Vec<AnyColumn> = Vec::new();
-    if columns > 0 {
-        let mut map = sqlx_core::HashMap::with_capacity(columns);
-        for i in 0..columns {
-            let name = UStr::new(s.column_name(i).map_err(into_sqlx)?);
-            map.insert(name.clone(), i);
-            meta.push(AnyColumn {
-                ordinal: i,
-                name,
-                type_info: AnyTypeInfo {
-                    kind: AnyTypeInfoKind::Null,
-                },
-            });
-        }
-        names = Some(Arc::new(map));
+    let mut names = sqlx_core::HashMap::with_capacity(columns);
+    let mut meta = Vec::with_capacity(columns);
+    for i in 0..columns {
+        let name = UStr::new(s.column_name(i).map_err(into_sqlx)?);
+        names.insert(name.clone(), i);
+        meta.push(AnyColumn {
+            ordinal: i,
+            name,
+            type_info: AnyTypeInfo {
+                kind: AnyTypeInfoKind::Null,
+            },
+        });
     }
+    let names = Arc::new(names);
     let mut rows = s.raw_query();
     while let Some(row) = rows.next().map_err(into_sqlx)? {
         let mut values = Vec::with_capacity(columns);
@@ -144,7 +141,7 @@ fn step(
             });
         }
         out.push(sqlx::Either::Right(AnyRow {
-            column_names: names.clone().unwrap_or_default(),
+            column_names: names.clone(),
             columns: meta.clone(),
             values,
         }));

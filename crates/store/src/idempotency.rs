@@ -35,9 +35,9 @@ pub async fn find(c: &mut Conn, k: &IdemKey) -> Result<Option<Earlier>, Error> {
     }))
 }
 
-/// Records the key in the surrounding write. A key
-/// already stored (a retry, or a concurrent twin) makes the write fail with
-/// [`Error::Duplicate`]; the caller then reads the earlier request with [`find`].
+/// Records the key in the surrounding write. A key already stored (a retry, or a concurrent
+/// twin) makes the write fail with [`Error::Duplicate`]; the caller then reads the earlier
+/// request with [`find`].
 pub async fn record(
     c: &mut Conn,
     k: &IdemKey,

@@ -212,7 +212,7 @@ impl Batch {
         self.parts.is_empty()
     }
 
-    fn bind_all(args: &mut AnyArguments, values: impl IntoIterator<Item = Value>) {
+    fn bind_all(args: &mut AnyArguments, values: Vec<Value>) {
         for v in values {
             match v {
                 Value::Int(i) => args.add(i),
