@@ -14,9 +14,12 @@
 //!    the proposal clock of a complaint once liability or compensation is at stake), [`pause`]
 //!    on `WaitForCustomer`, [`resume`] on `CustomerResponded`, [`stop`] when a metric is
 //!    achieved (first reply sent, plan returned, resolved), [`stop_all`] on cancel or merge,
-//!    [`restart`] on reopen. Each (re)schedules one `sla.warn` and one `sla.breach` job per clock
-//!    at the instant they are due and removes the ones that no longer apply; nothing ever scans
-//!    the open clocks.
+//!    [`restart`] on reopen. Each (re)schedules the clock's next job at the instant it is due
+//!    and removes the one that no longer applies; nothing ever scans the open clocks.
+//!
+//! A running clock has one job pending at a time: its `sla.warn` until it has warned, then its
+//! `sla.breach`, which the warning job enqueues when it has run (or is given up). One job per
+//! clock instead of two halves the rows a ticket create writes for its clocks.
 //!
 //! The jobs re-check the clock in SQL (the instant they were scheduled for must still be the
 //! clock's, and the clock neither stopped nor already warned/breached), so a job made stale by a
@@ -220,22 +223,11 @@ fn breach_key(k: &SlaClock, at: Timestamp) -> String {
     format!("{BREACH_KIND}:{}:{}", k.id.0, at.0)
 }
 
-/// The (key, job) pairs a clock wants right now.
-fn wanted_jobs(k: &SlaClock) -> Vec<(String, NewJob)> {
-    let mut out = Vec::new();
+/// The (key, job) pair a clock wants right now: its warning until it has warned, then its
+/// breach; none while it is paused, stopped or breached.
+fn wanted_jobs(k: &SlaClock) -> Option<(String, NewJob)> {
     if k.stopped_at.is_some() || k.breached_at.is_some() {
-        return out;
-    }
-    if let Some(due) = k.due_at {
-        let key = breach_key(k, due);
-        // Breached means past the deadline: the job runs the first millisecond after it.
-        let job = NewJob::new(
-            BREACH_KIND,
-            json!({ "clock_id": k.id.0, "due_at": due.0, "version": k.version }),
-            due.plus_millis(1),
-        )
-        .dedupe(key.clone());
-        out.push((key, job));
+        return None;
     }
     if let (Some(at), None) = (k.warn_at, k.warned_at) {
         let key = warn_key(k, at);
@@ -245,12 +237,21 @@ fn wanted_jobs(k: &SlaClock) -> Vec<(String, NewJob)> {
             at,
         )
         .dedupe(key.clone());
-        out.push((key, job));
+        return Some((key, job));
     }
-    out
+    let due = k.due_at?;
+    let key = breach_key(k, due);
+    // Breached means past the deadline: the job runs the first millisecond after it.
+    let job = NewJob::new(
+        BREACH_KIND,
+        json!({ "clock_id": k.id.0, "due_at": due.0, "version": k.version }),
+        due.plus_millis(1),
+    )
+    .dedupe(key.clone());
+    Some((key, job))
 }
 
-/// Removes the jobs `before` wanted that `after` does not, and enqueues the new ones.
+/// Removes the jobs pending for `before` that `after` does not want, and enqueues `after`'s.
 async fn reschedule(
     c: &mut Conn,
     before: Option<&SlaClock>,
@@ -259,13 +260,19 @@ async fn reschedule(
 ) -> Result<()> {
     let want = wanted_jobs(after);
     if let Some(b) = before {
-        for (key, _) in wanted_jobs(b) {
-            if !want.iter().any(|(k, _)| *k == key) {
+        // Its warning, or its breach: the one it wants, or the breach a warning given up
+        // enqueued while it still wanted the warning.
+        let keys = [
+            b.warn_at.map(|at| warn_key(b, at)),
+            b.due_at.map(|due| breach_key(b, due)),
+        ];
+        for key in keys.into_iter().flatten() {
+            if want.as_ref().is_none_or(|(k, _)| *k != key) {
                 jobs::cancel_pending(c, &key).await?;
             }
         }
     }
-    for (_, job) in &want {
+    if let Some((_, job)) = &want {
         jobs::enqueue(c, job, now).await?;
     }
     Ok(())
@@ -336,11 +343,11 @@ fn new_clocks(
     Ok(new)
 }
 
-/// The warning and breach jobs of clocks just started (this runs inside every ticket create).
+/// The first jobs of clocks just started (this runs inside every ticket create).
 async fn schedule_new(c: &mut Conn, started: &[SlaClock], now: Timestamp) -> Result<()> {
     let jobs: Vec<NewJob> = started
         .iter()
-        .flat_map(wanted_jobs)
+        .filter_map(wanted_jobs)
         .map(|(_, job)| job)
         .collect();
     jobs::enqueue_all(c, &jobs, now).await?;
@@ -726,9 +733,14 @@ impl Handler for SlaWarn {
                 .write(move |c| {
                     Box::pin(async move {
                         let Some(k) = db::mark_warned(c, id, at, now).await? else {
-                            // Paused, resumed, stopped or already warned since it was scheduled.
+                            // Paused, resumed, stopped or already warned since it was scheduled
+                            // (whatever changed it scheduled its next job).
                             return Ok::<_, store::Error>(());
                         };
+                        // Warned: the breach is the clock's next job.
+                        if let Some((_, job)) = wanted_jobs(&k) {
+                            jobs::enqueue(c, &job, now).await?;
+                        }
                         let tz = app2.settings.tz;
                         let text = format!(
                             "SLA 预警：{} {}将于 {} 到期",
@@ -744,6 +756,44 @@ impl Handler for SlaWarn {
             Ok(())
         })
     }
+
+    fn buried<'a>(
+        &'a self,
+        app: &'a App,
+        ctx: &'a Ctx,
+        payload: &'a Value,
+        _error: &'a str,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = breach_after_failed_warning(app, ctx, payload).await {
+                tracing::error!(error = %e, %payload, "scheduling the breach after a failed warning failed");
+            }
+        })
+    }
+}
+
+/// A warning given up after its last attempt must not take the escalation with it: the
+/// clock's breach job is enqueued all the same (unless the clock changed since).
+async fn breach_after_failed_warning(app: &App, ctx: &Ctx, payload: &Value) -> Result<()> {
+    let (id, at) =
+        payload_instant(payload, "warn_at").map_err(|e| Error::Conflict(e.to_string()))?;
+    let now = ctx.now();
+    app.db
+        .write(move |c| {
+            Box::pin(async move {
+                let k = db::clock(c, id).await?;
+                if k.warn_at == Some(at)
+                    && let Some((_, job)) = wanted_jobs(&SlaClock {
+                        warned_at: Some(now),
+                        ..k
+                    })
+                {
+                    jobs::enqueue(c, &job, now).await?;
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .await
 }
 
 /// `sla.breach`: records the breach and its escalation (audit row, supervisors told).

@@ -141,7 +141,10 @@ impl Conn {
     /// it back.
     pub(crate) fn commit(&mut self) -> Result<(), Error> {
         match self.writer_state() {
-            Some(w) if w.db.in_transaction() => w.step("COMMIT"),
+            Some(w) if w.db.in_transaction() => {
+                w.index_pending()?;
+                w.step("COMMIT")
+            }
             _ => Ok(()),
         }
     }
@@ -213,6 +216,23 @@ impl Writer {
             .run(sql, None, true)
             .map(drop)
             .map_err(|e| Error::Corrupt(format!("group commit: {e}")))
+    }
+
+    /// Before the commit, outside every write's savepoint: the full-text index takes in the
+    /// search documents the batch changed, in one go (see [`crate::search::SQLITE_INDEX_PENDING`]).
+    fn index_pending(&mut self) -> Result<(), Error> {
+        let any = self
+            .db
+            .run(crate::search::SQLITE_ANY_PENDING, None, true)
+            .map_err(|e| Error::Corrupt(format!("group commit: {e}")))?
+            .into_iter()
+            .any(|s| matches!(s, Either::Right(_)));
+        if any {
+            for sql in crate::search::SQLITE_INDEX_PENDING {
+                self.step(sql)?;
+            }
+        }
+        Ok(())
     }
 }
 

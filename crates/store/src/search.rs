@@ -65,6 +65,23 @@ const UPSERT: &str = "INSERT INTO search_docs (doc_kind, doc_id, brand_id, custo
          status = excluded.status, sub_kind = excluded.sub_kind, updated_at = excluded.updated_at,
          title = excluded.title, body = excluded.body, tokens = excluded.tokens";
 
+/// SQLite: whether any search document changed since the index last took the changes in.
+pub(crate) const SQLITE_ANY_PENDING: &str = "SELECT 1 FROM search_pending LIMIT 1";
+
+/// SQLite: the FTS5 index takes in the documents noted in `search_pending` (by the triggers of
+/// migration 20261201000000): the words it held for each are taken out, the current words of
+/// those still there put in, the notes cleared. The writer runs this right before each commit,
+/// outside every write's savepoint: FTS5 writes a segment of its index at every savepoint, so
+/// indexing inside the writes' savepoints wrote one segment per write; here it is one per
+/// group commit. Readers see committed transactions only, whose index is always complete.
+pub(crate) const SQLITE_INDEX_PENDING: [&str; 3] = [
+    "INSERT INTO search_fts (search_fts, rowid, tokens)
+         SELECT 'delete', id, indexed_tokens FROM search_pending WHERE indexed_tokens IS NOT NULL",
+    "INSERT INTO search_fts (rowid, tokens)
+         SELECT d.id, d.tokens FROM search_pending p JOIN search_docs d ON d.id = p.id",
+    "DELETE FROM search_pending",
+];
+
 fn upsert_values(d: &DocRow) -> Vec<Value> {
     vec![
         d.kind.as_str().into(),

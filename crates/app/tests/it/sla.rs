@@ -321,8 +321,9 @@ async fn sla_pause_and_resume_move_the_deadline_by_the_paused_business_time() {
         assert_eq!(p.due_at, None);
         assert_eq!(p.remaining_ms, 20 * MINUTE);
         assert!(
-            pending_jobs(&w, sla::BREACH_KIND).await.is_empty(),
-            "{which:?}: no breach while paused"
+            pending_jobs(&w, sla::BREACH_KIND).await.is_empty()
+                && pending_jobs(&w, sla::WARN_KIND).await.is_empty(),
+            "{which:?}: no warning and no breach while paused"
         );
         assert_eq!(pause(&w, ticket(3)).await, 0, "pausing twice does nothing");
         w.clock.set(ts("2026-11-24T08:20:00+08:00"));
@@ -335,16 +336,19 @@ async fn sla_pause_and_resume_move_the_deadline_by_the_paused_business_time() {
         );
         assert_eq!(r.state, "running");
         assert_eq!(r.remaining_ms, 20 * MINUTE);
-        let due: Vec<i64> = pending_jobs(&w, sla::BREACH_KIND)
+        // 48 of the 60 minutes (80 %) had run at 08:28: the clock's one job is its warning,
+        // at the new instant; the breach is enqueued by the warning when it has run.
+        let warn: Vec<i64> = pending_jobs(&w, sla::WARN_KIND)
             .await
             .iter()
             .map(|j| j.run_at.0)
             .collect();
         assert_eq!(
-            due,
-            vec![ts("2026-11-24T08:40:00.001+08:00").0],
-            "{which:?}: one breach job, at the new instant"
+            warn,
+            vec![ts("2026-11-24T08:28:00+08:00").0],
+            "{which:?}: one warning job, at the new instant"
         );
+        assert!(pending_jobs(&w, sla::BREACH_KIND).await.is_empty());
         assert_eq!(
             resume(&w, ticket(3)).await,
             0,
@@ -390,6 +394,17 @@ async fn sla_warning_and_breach_jobs_run_at_their_instant_exactly_once() {
         w.clock.set(ts("2026-11-23T09:48:00+08:00"));
         let s = runner.run_once().await.expect("run");
         assert_eq!(s.done, 1, "{which:?}: the warning job");
+        // The warning enqueued the clock's breach job, at the first millisecond after the
+        // deadline.
+        assert_eq!(
+            pending_jobs(&w, sla::BREACH_KIND)
+                .await
+                .iter()
+                .map(|j| j.run_at.0)
+                .collect::<Vec<_>>(),
+            vec![ts("2026-11-23T10:00:00.001+08:00").0],
+            "{which:?}"
+        );
         let k = clock(&w, ticket(11), SlaMetric::FirstReply).await;
         assert_eq!(shanghai(k.warned_at), "2026-11-23T09:48:00.000+08:00");
         assert_eq!(k.state, "warning");
@@ -537,6 +552,49 @@ async fn sla_a_job_made_stale_by_a_pause_does_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_a_warning_given_up_still_schedules_the_breach() {
+    use app::jobs::Handler as _;
+    each_backend(|db, which| async move {
+        let w = World::new(db, which);
+        w.clock.set(ts("2026-11-23T09:00:00+08:00"));
+        start(
+            &w,
+            ticket(6),
+            plans(&w, &key(TicketKind::Consultation), &[SlaMetric::FirstReply]).await,
+        )
+        .await;
+        let warn = pending_jobs(&w, sla::WARN_KIND).await;
+        assert_eq!(
+            warn.len(),
+            1,
+            "{which:?}: the clock's first job is its warning"
+        );
+        assert!(pending_jobs(&w, sla::BREACH_KIND).await.is_empty());
+        // The runner buries the warning after its last attempt (say, no mail could be written).
+        w.clock.set(ts("2026-11-23T09:50:00+08:00"));
+        sla::SlaWarn
+            .buried(&w.app, &w.sys, &warn[0].payload, "gave up")
+            .await;
+        let breach = pending_jobs(&w, sla::BREACH_KIND).await;
+        assert_eq!(
+            breach.iter().map(|j| j.run_at.0).collect::<Vec<_>>(),
+            vec![ts("2026-11-23T10:00:00.001+08:00").0],
+            "{which:?}: the escalation still comes"
+        );
+        // A warning buried after the clock changed schedules nothing: the change did.
+        pause(&w, ticket(6)).await;
+        sla::SlaWarn
+            .buried(&w.app, &w.sys, &warn[0].payload, "gave up")
+            .await;
+        assert!(
+            pending_jobs(&w, sla::BREACH_KIND).await.is_empty(),
+            "{which:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sla_restart_and_the_supervisor_lists() {
     each_backend(|db, which| async move {
         let w = World::new(db, which);
@@ -613,12 +671,13 @@ async fn sla_restart_and_the_supervisor_lists() {
             "{which:?}"
         );
         assert_eq!(
-            pending_jobs(&w, sla::BREACH_KIND)
+            pending_jobs(&w, sla::WARN_KIND)
                 .await
                 .iter()
                 .filter(|j| j.payload["clock_id"] == r.id)
                 .count(),
-            1
+            1,
+            "{which:?}: the restarted clock's warning is its next job"
         );
     })
     .await;

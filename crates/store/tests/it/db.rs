@@ -3,7 +3,7 @@ use std::sync::Arc;
 use domain::customer::{CustomerDraft, CustomerKind};
 use domain::{Phone, Scope, Timestamp};
 use store::idempotency::{self, IdemKey};
-use store::{Db, Error, OpenOptions, customers};
+use store::{Db, Error, OpenOptions, customers, search};
 use testkit::each_backend;
 
 fn draft(name: &str, phone: &str) -> CustomerDraft {
@@ -290,4 +290,129 @@ async fn a_failed_group_commit_refuses_its_writes_and_the_next_one_lands() {
     for (k, id) in [("before", None), ("after", Some(2))] {
         assert_eq!(stored(&db, k).await, id, "key {k}");
     }
+}
+
+fn doc(id: i64, tokens: &str) -> search::DocRow {
+    search::DocRow {
+        kind: search::DocKind::Ticket,
+        doc_id: id,
+        brand_id: None,
+        customer_id: None,
+        status: None,
+        sub_kind: None,
+        updated_at: 1,
+        title: format!("工单 {id}"),
+        body: String::new(),
+        tokens: tokens.into(),
+    }
+}
+
+/// The record ids whose documents hold `word`, in id order.
+async fn found(db: &Db, word: &str) -> Vec<i64> {
+    let q = search::Query {
+        terms: vec![search::Term {
+            text: word.into(),
+            prefix: false,
+        }],
+        limit: 50,
+        ..Default::default()
+    };
+    let mut ids: Vec<i64> = db
+        .read(move |c| Box::pin(async move { search::query(c, &Scope::All, &q).await }))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|h| h.doc_id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+async fn upsert(db: &Db, docs: Vec<search::DocRow>, then_fail: bool) -> Result<(), Error> {
+    db.write(move |c| {
+        Box::pin(async move {
+            for d in &docs {
+                search::upsert(c, d).await?;
+            }
+            if then_fail {
+                return Err(Error::VersionConflict);
+            }
+            Ok(())
+        })
+    })
+    .await
+}
+
+async fn delete_doc(db: &Db, id: i64) -> Result<(), Error> {
+    db.write(move |c| Box::pin(async move { search::delete(c, search::DocKind::Ticket, id).await }))
+        .await
+}
+
+/// SQLite indexes the words of a group commit's documents once, right before its commit (FTS5
+/// would write a segment at every write's savepoint): within one batch a document is updated,
+/// deleted, inserted and updated, inserted and deleted, and a failing write's document is rolled
+/// back with it — the committed index holds exactly the committed documents' current words, and
+/// FTS5's own integrity check (which compares the index with `search_docs`) agrees.
+#[tokio::test]
+async fn in_one_group_commit_the_search_index_takes_in_exactly_the_committed_documents() {
+    let dir = testkit::TempDir::new().unwrap();
+    let db = Db::open(&OpenOptions::sqlite_in(dir.path())).await.unwrap();
+    upsert(&db, vec![doc(1, "旧词 共有"), doc(2, "待删 共有")], false)
+        .await
+        .unwrap();
+    assert_eq!(found(&db, "共有").await, vec![1, 2]);
+
+    let (release, held) = hold_writer(&db).await;
+    let (updated, failed, deleted, reworded, gone, held, ()) = tokio::join!(
+        upsert(&db, vec![doc(1, "新词 共有")], false),
+        upsert(&db, vec![doc(3, "三号 共有")], true),
+        delete_doc(&db, 2),
+        upsert(
+            &db,
+            vec![doc(4, "四号 共有"), doc(4, "四号 改过 共有")],
+            false
+        ),
+        db.write(|c| Box::pin(async move {
+            search::upsert(c, &doc(5, "五号 共有")).await?;
+            search::delete(c, search::DocKind::Ticket, 5).await
+        })),
+        held,
+        async { drop(release) }
+    );
+    held.unwrap();
+    updated.unwrap();
+    assert!(matches!(failed, Err(Error::VersionConflict)));
+    deleted.unwrap();
+    reworded.unwrap();
+    gone.unwrap();
+
+    assert_eq!(found(&db, "共有").await, vec![1, 4]);
+    assert_eq!(found(&db, "新词").await, vec![1]);
+    assert_eq!(found(&db, "改过").await, vec![4]);
+    for word in ["旧词", "待删", "三号", "五号"] {
+        assert_eq!(found(&db, word).await, Vec::<i64>::new(), "{word}");
+    }
+    let pending: i64 = db
+        .read(|c| {
+            Box::pin(async move {
+                sqlx::query_scalar("SELECT COUNT(*) FROM search_pending")
+                    .fetch_one(&mut *c)
+                    .await
+                    .map_err(Error::from)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(pending, 0, "every note was taken in");
+    db.write(|c| {
+        Box::pin(async move {
+            sqlx::raw_sql("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')")
+                .execute(&mut *c)
+                .await?;
+            Ok::<_, Error>(())
+        })
+    })
+    .await
+    .expect("the index matches search_docs");
 }
