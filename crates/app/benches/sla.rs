@@ -1,8 +1,9 @@
 //! The SLA job with many open clocks (issue D4): does the cost of processing what is due grow
 //! with the number of open tickets? For each size (10,000 and 1,000,000 open clocks by default),
 //! a fresh SQLite database under /var/tmp is filled through `sla::start` — the path the ticket
-//! workflow takes, each clock with its warning and breach jobs — with deadlines spread over the
-//! next 30 days, plus 1,000 clocks whose warning and deadline have already passed. The clock is
+//! workflow takes, each clock with its one pending job (its warning; the warning enqueues the
+//! breach) — with deadlines spread over the next 30 days, plus 1,000 clocks whose warning and
+//! deadline have already passed. The clock is
 //! then set to "now" and `Runner::run_once` (the standard runner with its `sla.warn` and
 //! `sla.breach` handlers) is driven until nothing is due; the time of that drain is the figure.
 //! One CSV row per size is appended to bench/results/sla.csv.
