@@ -226,10 +226,16 @@ fn breach_key(k: &SlaClock, at: Timestamp) -> String {
 /// The (key, job) pair a clock wants right now: its warning until it has warned, then its
 /// breach; none while it is paused, stopped or breached.
 fn wanted_jobs(k: &SlaClock) -> Option<(String, NewJob)> {
+    next_job(k, k.warned_at.is_some())
+}
+
+/// [`wanted_jobs`], with whether the warning is behind the clock given (`warned`): a warning
+/// given up is behind it too.
+fn next_job(k: &SlaClock, warned: bool) -> Option<(String, NewJob)> {
     if k.stopped_at.is_some() || k.breached_at.is_some() {
         return None;
     }
-    if let (Some(at), None) = (k.warn_at, k.warned_at) {
+    if let (Some(at), false) = (k.warn_at, warned) {
         let key = warn_key(k, at);
         let job = NewJob::new(
             WARN_KIND,
@@ -783,10 +789,7 @@ async fn breach_after_failed_warning(app: &App, ctx: &Ctx, payload: &Value) -> R
             Box::pin(async move {
                 let k = db::clock(c, id).await?;
                 if k.warn_at == Some(at)
-                    && let Some((_, job)) = wanted_jobs(&SlaClock {
-                        warned_at: Some(now),
-                        ..k
-                    })
+                    && let Some((_, job)) = next_job(&k, true)
                 {
                     jobs::enqueue(c, &job, now).await?;
                 }

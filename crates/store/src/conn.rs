@@ -212,9 +212,13 @@ impl Writer {
     /// Runs a step of the batch's transaction; if it fails, the batch cannot commit (the
     /// writer stops the batch there and abandons it).
     fn step(&mut self, sql: &'static str) -> Result<(), Error> {
+        self.step_rows(sql).map(drop)
+    }
+
+    /// [`Writer::step`], with the rows the step read.
+    fn step_rows(&mut self, sql: &'static str) -> Result<Vec<Step>, Error> {
         self.db
             .run(sql, None, true)
-            .map(drop)
             .map_err(|e| Error::Corrupt(format!("group commit: {e}")))
     }
 
@@ -222,9 +226,7 @@ impl Writer {
     /// search documents the batch changed, in one go (see [`crate::search::SQLITE_INDEX_PENDING`]).
     fn index_pending(&mut self) -> Result<(), Error> {
         let any = self
-            .db
-            .run(crate::search::SQLITE_ANY_PENDING, None, true)
-            .map_err(|e| Error::Corrupt(format!("group commit: {e}")))?
+            .step_rows(crate::search::SQLITE_ANY_PENDING)?
             .into_iter()
             .any(|s| matches!(s, Either::Right(_)));
         if any {

@@ -6,8 +6,9 @@
 -- and the many small segments were then merged again and again. Now the triggers only note which
 -- documents changed, in `search_pending`, inside the write's savepoint (so a write that rolls back
 -- takes its notes with it); the writer brings the index up to date from those notes right before
--- each COMMIT, outside any savepoint, in one go (`store::search::index_pending`): one segment per
--- group commit. Readers see only committed transactions, whose index is always up to date.
+-- each COMMIT, outside any savepoint, in one go (`store::search::SQLITE_INDEX_PENDING`): one
+-- segment per group commit. Readers see only committed transactions, whose index is always up to
+-- date.
 --
 -- `indexed_tokens` are the words the index holds for the document (what FTS5's external-content
 -- 'delete' must be given), NULL when it holds none: the first note of a document in a
